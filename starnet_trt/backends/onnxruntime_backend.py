@@ -1,0 +1,198 @@
+"""ONNX models run with ONNX Runtime, through IOBinding over preallocated NumPy buffers.
+
+The recognizer writes each preprocessed batch into :meth:`OnnxRuntimeBackend.input_buffer`; ``run`` binds
+that memory as the model input and a second preallocated buffer as the output, so ONNX Runtime reads and
+writes our arrays in place (with a CUDA provider it copies host<->device itself).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..metadata import ModelInfo
+from .base import Backend, TensorInfo
+
+logger = logging.getLogger(__name__)
+
+# Preferred order when the caller does not choose: TensorRT EP, then CUDA EP, then CPU.
+_AUTO_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def _import_onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - onnxruntime is a core dependency
+        raise RuntimeError("the onnxruntime backend needs ONNX Runtime: pip install onnxruntime") from exc
+    return onnxruntime
+
+
+def default_providers() -> list[str]:
+    """Execution providers used when none are given: GPU ones available in this ONNX Runtime, then CPU."""
+    ort = _import_onnxruntime()
+    available = set(ort.get_available_providers())
+    return [p for p in _AUTO_PROVIDERS if p in available] or ["CPUExecutionProvider"]
+
+
+class OnnxRuntimeBackend(Backend):
+    """A STAR-Net ONNX model in an ONNX Runtime session.
+
+    Args:
+        path: The ``.onnx`` file (must exist; the caller resolves it).
+        max_batch: Largest batch per :meth:`run`; sizes the preallocated buffers.
+        num_threads: ONNX Runtime intra-op threads, 0 for its default.
+        providers: Execution providers as ``InferenceSession`` takes them, or ``None`` for
+            :func:`default_providers`.
+
+    Raises:
+        ValueError: The file is not a loadable ONNX model, lacks starnet-trt metadata, or its inputs/outputs do
+            not match the metadata (input ``[N, C, H, W]`` float32, output ``[N, T, len(charset) + 1]``).
+    """
+
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        max_batch: int,
+        num_threads: int = 0,
+        providers: Sequence[str | tuple[str, dict[str, Any]]] | None = None,
+    ) -> None:
+        ort = _import_onnxruntime()
+        self._path = path
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = num_threads
+        chosen = list(providers) if providers is not None else default_providers()
+        try:
+            self._session = ort.InferenceSession(path, sess_options=options, providers=chosen)
+        except Exception as exc:  # ORT raises its own exception types (InvalidProtobuf, Fail, ...)
+            raise ValueError(f"cannot load ONNX model {path!r}: {exc}") from None
+        logger.info("loaded %s with providers %s", path, self._session.get_providers())
+        props = self._session.get_modelmeta().custom_metadata_map
+        self.metadata = ModelInfo.from_props(props, source=os.path.basename(path))
+        self._inputs = [TensorInfo(a.name, tuple(a.shape), a.type) for a in self._session.get_inputs()]
+        self._outputs = [TensorInfo(a.name, tuple(a.shape), a.type) for a in self._session.get_outputs()]
+        self._check_io()
+        self.max_batch = self._resolve_max_batch(max_batch)
+
+        pre = self.metadata.preprocess
+        self._in_name = self._inputs[0].name
+        self._out_name = self._output().name
+        self._in_buf = np.zeros((self.max_batch, pre.channels, pre.height, pre.width), np.float32)
+        steps, classes = self._output().shape[1:]
+        # Models with a dynamic T or class axis get ORT-allocated outputs; fixed ones a buffer of our own.
+        self._out_buf = (
+            np.zeros((self.max_batch, steps, classes), np.float32)
+            if isinstance(steps, int) and isinstance(classes, int)
+            else None
+        )
+        self._bindings: dict[int, Any] = {}
+
+    # -- model description -------------------------------------------------------------------------------------
+
+    @property
+    def inputs(self) -> list[TensorInfo]:
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list[TensorInfo]:
+        return list(self._outputs)
+
+    @property
+    def providers(self) -> list[str]:
+        self._check_open()
+        return list(self._session.get_providers())
+
+    def _output(self) -> TensorInfo:
+        # The contract names the output "probs"; a single-output model may call it anything.
+        for out in self._outputs:
+            if out.name == "probs":
+                return out
+        return self._outputs[0]
+
+    def _check_io(self) -> None:
+        source = os.path.basename(self._path)
+        pre = self.metadata.preprocess
+        if len(self._inputs) != 1:
+            names = [i.name for i in self._inputs]
+            raise ValueError(f"{source}: expected one input (the image batch 'x'), got {len(names)}: {names}")
+        inp = self._inputs[0]
+        if inp.type != "tensor(float)" or len(inp.shape) != 4:
+            raise ValueError(f"{source}: expected input '{inp.name}' float32 [N, C, H, W], got {inp.type} {inp.shape}")
+        expected = (pre.channels, pre.height, pre.width)
+        for axis, (got, want) in enumerate(zip(inp.shape[1:], expected), start=1):
+            if isinstance(got, int) and got != want:
+                raise ValueError(
+                    f"{source}: input '{inp.name}' has shape {list(inp.shape)} but the metadata's preprocessing "
+                    f"produces [N, {pre.channels}, {pre.height}, {pre.width}] (axis {axis}: {got} vs {want})"
+                )
+        out = self._output()
+        if out.type != "tensor(float)" or len(out.shape) != 3:
+            raise ValueError(f"{source}: expected output '{out.name}' float32 [N, T, classes], got {out.type} {out.shape}")
+        classes = out.shape[2]
+        if isinstance(classes, int) and classes != self.metadata.num_classes:
+            raise ValueError(
+                f"{source}: the metadata charset has {len(self.metadata.charset)} characters, so the output should "
+                f"have {self.metadata.num_classes} classes (blank + charset), but '{out.name}' has {classes}"
+            )
+
+    def _resolve_max_batch(self, requested: int) -> int:
+        batch_dim = self._inputs[0].shape[0]
+        if isinstance(batch_dim, int) and batch_dim != requested:
+            logger.warning(
+                "%s has a fixed batch size of %d; running batches of %d instead of %d",
+                os.path.basename(self._path), batch_dim, batch_dim, requested,
+            )
+            return batch_dim
+        return requested
+
+    # -- running -----------------------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._session is None:
+            raise RuntimeError("this recognizer has been closed")
+
+    def input_buffer(self, n: int) -> np.ndarray:
+        self._check_open()
+        return self._in_buf[:n]
+
+    def _binding(self, n: int) -> Any:
+        binding = self._bindings.get(n)
+        if binding is not None:
+            return binding
+        binding = self._session.io_binding()
+        c, h, w = self._in_buf.shape[1:]
+        # The first n rows of a C-contiguous buffer start at its base address: bind that memory directly.
+        binding.bind_input(self._in_name, "cpu", 0, np.float32, [n, c, h, w], self._in_buf.ctypes.data)
+        if self._out_buf is not None:
+            t, k = self._out_buf.shape[1:]
+            binding.bind_output(self._out_name, "cpu", 0, np.float32, [n, t, k], self._out_buf.ctypes.data)
+        else:
+            binding.bind_output(self._out_name, "cpu")
+        self._bindings[n] = binding
+        return binding
+
+    def run(self, n: int) -> np.ndarray:
+        self._check_open()
+        if not 1 <= n <= self.max_batch:
+            raise ValueError(f"batch of {n} images is outside 1..{self.max_batch}")
+        binding = self._binding(n)
+        self._session.run_with_iobinding(binding)
+        if self._out_buf is not None:
+            return self._out_buf[:n]
+        scores = binding.copy_outputs_to_cpu()[0]
+        if scores.shape[2] != self.metadata.num_classes:
+            raise ValueError(
+                f"{os.path.basename(self._path)}: output has {scores.shape[2]} classes, the metadata charset needs "
+                f"{self.metadata.num_classes}"
+            )
+        return scores
+
+    def close(self) -> None:
+        self._bindings.clear()
+        self._session = None
