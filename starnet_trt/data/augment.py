@@ -153,6 +153,17 @@ def low_resolution(img: np.ndarray, factor: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def shading(img: np.ndarray, rng: np.random.Generator, depth: float) -> np.ndarray:
+    """Multiply by a smooth random light field dropping to ``1 - depth`` (lighting, shadows)."""
+    h, w = img.shape[:2]
+    ang = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = xx * np.cos(ang) + yy * np.sin(ang)
+    t = (t - t.min()) / max(1e-6, float(t.max() - t.min()))
+    field = 1.0 - depth * t
+    return np.clip(img.astype(np.float32) * field[..., None], 0, 255).astype(np.uint8)
+
+
 def contrast_brightness(img: np.ndarray, alpha: float, beta: float) -> np.ndarray:
     """``alpha * (img - mean) + mean + beta``: contrast about the mean, then brightness."""
     f = img.astype(np.float32)
@@ -223,7 +234,6 @@ def augment(img_bgr: np.ndarray, rng: np.random.Generator, strength: float = 1.0
         raise TypeError(f"augment expects uint8 images, got {img.dtype}")
     img = np.ascontiguousarray(img)
     s = float(strength)
-    h, w = img.shape[:2]
 
     if rng.random() < 0.5:
         img = crop_jitter(img, rng, 0.08 * s)
@@ -250,5 +260,4 @@ def augment(img_bgr: np.ndarray, rng: np.random.Generator, strength: float = 1.0
         img = gaussian_noise(img, rng, rng.uniform(1, 8) * s)
     if rng.random() < 0.25:
         img = jpeg(img, int(rng.integers(max(10, int(90 - 60 * s)), 95)))
-    del h, w
     return img
