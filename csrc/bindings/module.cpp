@@ -1,0 +1,326 @@
+// Thin pybind11 layer: converts numpy arrays to plain descriptors (no copies, any strides), releases the GIL around
+// the native loops and maps std::invalid_argument to ValueError. All semantics live in csrc/core and csrc/cpu.
+#include "core/imageDesc.h"
+#include "cpu/ctcGreedyDecodeCPU.h"
+#include "cpu/resizeNormalizeCPU.h"
+#if defined(STARNET_WITH_CUDA)
+#include "cuda/deviceOps.h"
+#endif
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace py = pybind11;
+
+namespace
+{
+
+using starnet::ImageDesc;
+
+std::string shapeString(const py::array& a)
+{
+    std::string s = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i)
+    {
+        s += (i ? ", " : "") + std::to_string(a.shape(i));
+    }
+    return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+bool isUint8(const py::array& a)
+{
+    return a.dtype().kind() == 'u' && a.itemsize() == 1;
+}
+
+ImageDesc describeImage(const py::array& a, const std::string& where)
+{
+    if (!isUint8(a))
+    {
+        throw std::invalid_argument(where + "expected uint8, got dtype " + std::string(py::str(a.dtype())));
+    }
+    if (a.ndim() != 2 && a.ndim() != 3)
+    {
+        throw std::invalid_argument(where + "expected an HxW or HxWxC image, got shape " + shapeString(a));
+    }
+    ImageDesc d;
+    d.data = static_cast<const uint8_t*>(a.data());
+    d.height = static_cast<int32_t>(a.shape(0));
+    d.width = static_cast<int32_t>(a.shape(1));
+    d.channels = a.ndim() == 3 ? static_cast<int32_t>(a.shape(2)) : 1;
+    d.strideY = a.strides(0);
+    d.strideX = a.strides(1);
+    d.strideC = a.ndim() == 3 ? a.strides(2) : 0;
+    if (a.shape(0) > INT32_MAX || a.shape(1) > INT32_MAX)
+    {
+        throw std::invalid_argument(where + "image too large: " + shapeString(a));
+    }
+    return d;
+}
+
+//! Collects descriptors; `keepAlive` holds the arrays so their memory stays valid while the GIL is released.
+std::vector<ImageDesc> describeBatch(const py::object& images, std::vector<py::array>& keepAlive)
+{
+    std::vector<ImageDesc> descs;
+    if (py::isinstance<py::array>(images))
+    {
+        py::array batch = py::reinterpret_borrow<py::array>(images);
+        if (batch.ndim() != 4)
+        {
+            throw std::invalid_argument(
+                "a single array must be a batch NxHxWxC, got shape " + shapeString(batch) + "; pass a list of images");
+        }
+        keepAlive.push_back(batch);
+        if (!isUint8(batch))
+        {
+            throw std::invalid_argument("images: expected uint8, got dtype " + std::string(py::str(batch.dtype())));
+        }
+        // Describe each image by pointer arithmetic rather than creating N numpy views.
+        const auto* base = static_cast<const uint8_t*>(batch.data());
+        for (py::ssize_t i = 0; i < batch.shape(0); ++i)
+        {
+            ImageDesc d;
+            d.data = base + i * batch.strides(0);
+            d.height = static_cast<int32_t>(batch.shape(1));
+            d.width = static_cast<int32_t>(batch.shape(2));
+            d.channels = static_cast<int32_t>(batch.shape(3));
+            d.strideY = batch.strides(1);
+            d.strideX = batch.strides(2);
+            d.strideC = batch.strides(3);
+            descs.push_back(d);
+        }
+        return descs;
+    }
+    if (!py::isinstance<py::list>(images) && !py::isinstance<py::tuple>(images))
+    {
+        throw py::type_error("images must be a list of numpy arrays or an NxHxWxC numpy array");
+    }
+    py::sequence seq = py::reinterpret_borrow<py::sequence>(images);
+    descs.reserve(static_cast<size_t>(py::len(seq)));
+    for (size_t i = 0; i < py::len(seq); ++i)
+    {
+        py::object item = seq[i];
+        const std::string where = "images[" + std::to_string(i) + "]: ";
+        if (!py::isinstance<py::array>(item))
+        {
+            throw py::type_error(where + "expected a numpy array, got " + py::type::handle_of(item).attr("__name__").cast<std::string>());
+        }
+        py::array a = py::reinterpret_borrow<py::array>(item);
+        descs.push_back(describeImage(a, where));
+        keepAlive.push_back(a);
+    }
+    return descs;
+}
+
+starnet::ResizeOutput describeOutput(const py::array& out, size_t batch)
+{
+    if (!(out.dtype().kind() == 'f' && out.itemsize() == 4))
+    {
+        throw std::invalid_argument("out: expected float32, got dtype " + std::string(py::str(out.dtype())));
+    }
+    if (out.ndim() != 4 || static_cast<size_t>(out.shape(0)) != batch || (out.shape(1) != 1 && out.shape(1) != 3))
+    {
+        throw std::invalid_argument("out: expected shape (" + std::to_string(batch) + ", 1|3, H, W), got "
+            + shapeString(out));
+    }
+    if (!(out.flags() & py::array::c_style))
+    {
+        throw std::invalid_argument("out: expected a C-contiguous array");
+    }
+    if (!out.writeable())
+    {
+        throw std::invalid_argument("out: array is read-only");
+    }
+    starnet::ResizeOutput o;
+    o.data = static_cast<float*>(const_cast<void*>(out.data()));
+    o.channels = static_cast<int32_t>(out.shape(1));
+    o.height = static_cast<int32_t>(out.shape(2));
+    o.width = static_cast<int32_t>(out.shape(3));
+    return o;
+}
+
+bool parseChannelOrder(const std::string& order)
+{
+    if (order == "bgr")
+    {
+        return false;
+    }
+    if (order == "rgb")
+    {
+        return true;
+    }
+    throw std::invalid_argument("channel_order: expected 'bgr' or 'rgb', got '" + order + "'");
+}
+
+py::array requireArray(const py::object& obj, const char* name)
+{
+    if (!py::isinstance<py::array>(obj))
+    {
+        throw py::type_error(std::string(name) + ": expected a numpy array, got " + py::type::handle_of(obj).attr("__name__").cast<std::string>());
+    }
+    return py::reinterpret_borrow<py::array>(obj);
+}
+
+py::array_t<int32_t> resizeNormalize(
+    const py::object& images, const py::array& out, const std::string& channelOrder, int32_t numThreads, bool onDevice)
+{
+    const bool inputIsRgb = parseChannelOrder(channelOrder);
+    std::vector<py::array> keepAlive;
+    const std::vector<ImageDesc> descs = describeBatch(images, keepAlive);
+    if (descs.empty())
+    {
+        throw std::invalid_argument("images: expected at least one image, got an empty batch");
+    }
+    const starnet::ResizeOutput o = describeOutput(out, descs.size());
+    starnet::validateResizeArgs(descs, o);
+    py::array_t<int32_t> widths(static_cast<py::ssize_t>(descs.size()));
+    int32_t* w = widths.mutable_data();
+    if (onDevice)
+    {
+#if defined(STARNET_WITH_CUDA)
+        py::gil_scoped_release release;
+        starnet::resizeNormalizeDevice(descs, o, inputIsRgb, w);
+#else
+        throw std::runtime_error("starnet_trt._core was built without CUDA");
+#endif
+    }
+    else
+    {
+        py::gil_scoped_release release;
+        starnet::resizeNormalizeCPU(descs, o, inputIsRgb, w, numThreads);
+    }
+    return widths;
+}
+
+starnet::ScoresView describeScores(const py::array& scores, int32_t blank)
+{
+    const bool isHalf = scores.dtype().kind() == 'f' && scores.itemsize() == 2;
+    const bool isFloat = scores.dtype().kind() == 'f' && scores.itemsize() == 4;
+    if (!isHalf && !isFloat)
+    {
+        throw std::invalid_argument(
+            "scores: expected float32 or float16, got dtype " + std::string(py::str(scores.dtype())));
+    }
+    if (scores.ndim() != 3)
+    {
+        throw std::invalid_argument("scores: expected shape (N, T, C), got " + shapeString(scores));
+    }
+    starnet::ScoresView s;
+    s.data = scores.data();
+    s.isHalf = isHalf;
+    s.batch = scores.shape(0);
+    s.steps = scores.shape(1);
+    s.classes = scores.shape(2);
+    const py::ssize_t item = scores.itemsize();
+    for (int i = 0; i < 3; ++i)
+    {
+        if (scores.strides(i) % item != 0)
+        {
+            throw std::invalid_argument("scores: strides must be multiples of the item size");
+        }
+    }
+    s.strideN = scores.strides(0) / item;
+    s.strideT = scores.strides(1) / item;
+    s.strideC = scores.strides(2) / item;
+    if (s.classes < 1)
+    {
+        throw std::invalid_argument("scores: expected at least one class, got shape " + shapeString(scores));
+    }
+    if (blank < 0 || blank >= s.classes)
+    {
+        throw std::invalid_argument("blank: expected 0 <= blank < " + std::to_string(s.classes) + ", got "
+            + std::to_string(blank));
+    }
+    return s;
+}
+
+py::tuple ctcGreedyDecode(const py::array& scoresIn, int32_t blank, int32_t numThreads, bool onDevice)
+{
+    py::array scores = scoresIn;
+    if (onDevice && !(scores.flags() & py::array::c_style))
+    {
+        scores = py::array::ensure(scores, py::array::c_style);
+    }
+    const starnet::ScoresView s = describeScores(scores, blank);
+    py::array_t<int32_t> indices({static_cast<py::ssize_t>(s.batch), static_cast<py::ssize_t>(s.steps)});
+    py::array_t<int32_t> lengths(static_cast<py::ssize_t>(s.batch));
+    py::array_t<float> confidences(static_cast<py::ssize_t>(s.batch));
+    int64_t nanSample = -1;
+    if (s.batch > 0)
+    {
+        int32_t* idx = indices.mutable_data();
+        int32_t* len = lengths.mutable_data();
+        float* conf = confidences.mutable_data();
+        if (onDevice)
+        {
+#if defined(STARNET_WITH_CUDA)
+            py::gil_scoped_release release;
+            nanSample = starnet::ctcGreedyDecodeDevice(s, blank, idx, len, conf);
+#else
+            throw std::runtime_error("starnet_trt._core was built without CUDA");
+#endif
+        }
+        else
+        {
+            py::gil_scoped_release release;
+            nanSample = starnet::ctcGreedyDecodeCPU(s, blank, idx, len, conf, numThreads);
+        }
+    }
+    if (nanSample >= 0)
+    {
+        throw std::invalid_argument("scores[" + std::to_string(nanSample) + "] contains NaN");
+    }
+    return py::make_tuple(indices, lengths, confidences);
+}
+
+} // namespace
+
+PYBIND11_MODULE(_core, m)
+{
+    m.doc() = "starnet-trt native core: CPU (and optionally CUDA) preprocessing and CTC decoding.";
+#if defined(STARNET_WITH_CUDA)
+    m.attr("has_cuda") = true;
+    m.def("cuda_device_count", &starnet::cudaDeviceCount,
+        "Number of visible CUDA devices; 0 when there is no driver or GPU (never raises).");
+#else
+    m.attr("has_cuda") = false;
+    m.def("cuda_device_count", []() { return 0; }, "Always 0: this build has no CUDA support.");
+#endif
+
+    m.def(
+        "resize_normalize",
+        [](const py::object& images, const py::object& out, const std::string& channelOrder, int32_t numThreads) {
+            return resizeNormalize(images, requireArray(out, "out"), channelOrder, numThreads, false);
+        },
+        py::arg("images"), py::arg("out"), py::arg("channel_order") = "bgr", py::arg("num_threads") = 0,
+        "Resize (cv2 INTER_LINEAR, keep ratio), normalise to [-1, 1] and right-pad uint8 images into `out` "
+        "(float32 [N, 1|3, H, W], C-contiguous). Returns the valid widths (int32 [N]).");
+    m.def(
+        "resize_normalize_cuda",
+        [](const py::object& images, const py::object& out, const std::string& channelOrder) {
+            return resizeNormalize(images, requireArray(out, "out"), channelOrder, 0, true);
+        },
+        py::arg("images"), py::arg("out"), py::arg("channel_order") = "bgr",
+        "Same as resize_normalize, computed by the CUDA kernel (host arrays in and out). Raises RuntimeError in a "
+        "build without CUDA.");
+    m.def(
+        "ctc_greedy_decode",
+        [](const py::object& scores, int32_t blank, int32_t numThreads) {
+            return ctcGreedyDecode(requireArray(scores, "scores"), blank, numThreads, false);
+        },
+        py::arg("scores"), py::arg("blank") = 0, py::arg("num_threads") = 0,
+        "CTC greedy decoding of float32/float16 scores [N, T, C]. Returns (indices int32 [N, T] padded with -1, "
+        "lengths int32 [N], confidences float32 [N]).");
+    m.def(
+        "ctc_greedy_decode_cuda",
+        [](const py::object& scores, int32_t blank) {
+            return ctcGreedyDecode(requireArray(scores, "scores"), blank, 0, true);
+        },
+        py::arg("scores"), py::arg("blank") = 0,
+        "Same as ctc_greedy_decode, computed by the CUDA kernel. Raises RuntimeError in a build without CUDA.");
+}

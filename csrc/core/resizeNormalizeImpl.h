@@ -1,0 +1,149 @@
+// Per-element math of resize_normalize, written once for the CPU loops and the CUDA kernel.
+//
+// The arithmetic reproduces cv2.resize(INTER_LINEAR) on uint8 bit for bit (checked against opencv-python 5.0 on
+// x86-64): coefficients are quantised to 11 bits exactly like OpenCV (`saturate_cast<short>(w * 2048)` with
+// round-half-even), the horizontal pass is exact integer math and the vertical pass uses the rounding of OpenCV's
+// SIMD path (`v_mul_hi` on values pre-shifted by 4, then `(x + 2) >> 2`), which is what x86 builds execute.
+// Being exact matters: the model was trained on cv2-resized images and the CPU path is the oracle for the GPU one.
+#pragma once
+
+#include "platform.h"
+
+#include <cmath>
+#include <cstdint>
+#include <math.h>
+
+namespace starnet
+{
+namespace resize
+{
+
+constexpr int kCOEF_BITS = 11;
+constexpr int kCOEF_SCALE = 1 << kCOEF_BITS;
+
+//! Two source indices and their fixed-point weights for one output coordinate.
+struct LinearTap
+{
+    int32_t i0;
+    int32_t i1;
+    int32_t w0;
+    int32_t w1;
+};
+
+//! PaddleOCR resize_norm_img: keep the aspect ratio at height outH, clip the width to outW, at least 1.
+//! Same operation order as Python (`ratio = w / h; ceil(imgH * ratio)`) so the double rounding matches.
+STARNET_HD inline int32_t resizedWidth(int32_t height, int32_t width, int32_t outH, int32_t outW)
+{
+    const double ratio = static_cast<double>(width) / static_cast<double>(height);
+    const double wanted = ceil(static_cast<double>(outH) * ratio);
+    int32_t w = wanted > static_cast<double>(outW) ? outW : static_cast<int32_t>(wanted);
+    return w < 1 ? 1 : w;
+}
+
+//! OpenCV's source-to-destination scale: it stores `inv_scale = dst / src` and inverts it, which can differ
+//! in the last bit from `src / dst`; keep its way.
+STARNET_HD inline double linearScale(int32_t srcSize, int32_t dstSize)
+{
+    return 1.0 / (static_cast<double>(dstSize) / static_cast<double>(srcSize));
+}
+
+STARNET_HD inline int32_t roundHalfEven(float v)
+{
+#if defined(__CUDA_ARCH__)
+    return __float2int_rn(v);
+#else
+    return static_cast<int32_t>(std::nearbyint(v));
+#endif
+}
+
+//! Half-pixel-centre source position of output index `dst`, as OpenCV computes it (double, then float).
+STARNET_HD inline float sourcePosition(int32_t dst, double scale)
+{
+#if defined(__CUDA_ARCH__)
+    // Explicit rounding intrinsics: nvcc would otherwise contract into an FMA and move the result by one ulp.
+    return static_cast<float>(__dadd_rn(__dmul_rn(static_cast<double>(dst) + 0.5, scale), -0.5));
+#else
+    return static_cast<float>((static_cast<double>(dst) + 0.5) * scale - 0.5);
+#endif
+}
+
+//! Tap for one output coordinate. OpenCV clamps horizontally by zeroing the fraction at the borders
+//! (`clampFraction`), but vertically it keeps the fraction and only clamps the row indices: both are needed
+//! to match it at the top/bottom rows when upscaling.
+STARNET_HD inline LinearTap linearTap(int32_t dst, double scale, int32_t srcSize, bool clampFraction)
+{
+    float f = sourcePosition(dst, scale);
+    int32_t s = static_cast<int32_t>(floorf(f));
+    f -= static_cast<float>(s);
+    if (clampFraction)
+    {
+        if (s < 0)
+        {
+            f = 0.f;
+            s = 0;
+        }
+        if (s >= srcSize - 1)
+        {
+            f = 0.f;
+            s = srcSize - 1;
+        }
+    }
+    LinearTap tap;
+    tap.i0 = s < 0 ? 0 : (s > srcSize - 1 ? srcSize - 1 : s);
+    tap.i1 = s + 1 < 0 ? 0 : (s + 1 > srcSize - 1 ? srcSize - 1 : s + 1);
+    tap.w0 = roundHalfEven((1.f - f) * static_cast<float>(kCOEF_SCALE));
+    tap.w1 = roundHalfEven(f * static_cast<float>(kCOEF_SCALE));
+    return tap;
+}
+
+//! Horizontal pass: exact, scaled by 2^11.
+STARNET_HD inline int32_t horizontal(uint8_t p0, uint8_t p1, const LinearTap& tx)
+{
+    return static_cast<int32_t>(p0) * tx.w0 + static_cast<int32_t>(p1) * tx.w1;
+}
+
+//! Vertical pass with OpenCV's SIMD rounding: ((h0 >> 4) * w0 >> 16) + ((h1 >> 4) * w1 >> 16), then (x + 2) >> 2.
+STARNET_HD inline uint8_t vertical(int32_t h0, int32_t h1, const LinearTap& ty)
+{
+    const int32_t a = ((h0 >> 4) * ty.w0) >> 16;
+    const int32_t b = ((h1 >> 4) * ty.w1) >> 16;
+    const int32_t v = (a + b + 2) >> 2;
+    return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
+//! PaddleOCR normalisation in float32, same operation order as numpy: (v / 255 - 0.5) / 0.5.
+STARNET_HD inline float normalize(float v)
+{
+    return (v / 255.f - 0.5f) / 0.5f;
+}
+
+//! Gray level for 1-channel outputs, ITU-R BT.601 weights (cv2.COLOR_BGR2GRAY), not rounded.
+STARNET_HD inline float grayFromBgr(uint8_t b, uint8_t g, uint8_t r)
+{
+    return 0.114f * static_cast<float>(b) + 0.587f * static_cast<float>(g) + 0.299f * static_cast<float>(r);
+}
+
+//! Source channel that feeds output plane `plane` (planes are always B, G, R). Gray input feeds all three;
+//! RGB(A) input is swapped; alpha is never read.
+STARNET_HD inline int32_t sourceChannel(int32_t plane, int32_t channels, bool inputIsRgb)
+{
+    if (channels == 1)
+    {
+        return 0;
+    }
+    return inputIsRgb ? 2 - plane : plane;
+}
+
+//! Resized value of channel `c` at output (ty, tx) of one strided image: the whole bilinear step for one element.
+STARNET_HD inline uint8_t resizedPixel(const uint8_t* data, int64_t strideY, int64_t strideX, int64_t strideC,
+    const LinearTap& ty, const LinearTap& tx, int32_t c)
+{
+    const uint8_t* r0 = data + ty.i0 * strideY + c * strideC;
+    const uint8_t* r1 = data + ty.i1 * strideY + c * strideC;
+    const int32_t h0 = horizontal(r0[tx.i0 * strideX], r0[tx.i1 * strideX], tx);
+    const int32_t h1 = horizontal(r1[tx.i0 * strideX], r1[tx.i1 * strideX], tx);
+    return vertical(h0, h1, ty);
+}
+
+} // namespace resize
+} // namespace starnet

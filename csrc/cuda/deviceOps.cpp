@@ -1,0 +1,142 @@
+#include "cuda/deviceOps.h"
+
+#include "cuda/ctcGreedyDecode.h"
+#include "cuda/resizeNormalize.h"
+
+#include <cuda_runtime_api.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace starnet
+{
+namespace
+{
+
+void check(cudaError_t status, const char* what)
+{
+    if (status != cudaSuccess)
+    {
+        throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(status));
+    }
+}
+
+//! Owns one device allocation; freed on scope exit, including when a later CUDA call throws.
+class DeviceBuffer
+{
+public:
+    explicit DeviceBuffer(size_t bytes)
+    {
+        check(cudaMalloc(&mPtr, bytes == 0 ? 1 : bytes), "cudaMalloc");
+    }
+    ~DeviceBuffer()
+    {
+        cudaFree(mPtr);
+    }
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+    template <typename T>
+    T* as() const
+    {
+        return static_cast<T*>(mPtr);
+    }
+
+private:
+    void* mPtr{nullptr};
+};
+
+} // namespace
+
+int32_t cudaDeviceCount() noexcept
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess)
+    {
+        cudaGetLastError(); // clear the (non-sticky) error so later CUDA calls start clean
+        return 0;
+    }
+    return count;
+}
+
+void resizeNormalizeDevice(
+    const std::vector<ImageDesc>& images, const ResizeOutput& out, bool inputIsRgb, int32_t* widths)
+{
+    // Pack every (possibly strided) image densely so one upload and one launch serve the whole batch.
+    std::vector<ImageDesc> descs(images.size());
+    int64_t total = 0;
+    for (size_t i = 0; i < images.size(); ++i)
+    {
+        const ImageDesc& s = images[i];
+        descs[i] = ImageDesc{nullptr, total, s.height, s.width, s.channels,
+            static_cast<int64_t>(s.width) * s.channels, s.channels, 1};
+        total += static_cast<int64_t>(s.height) * s.width * s.channels;
+    }
+    std::vector<uint8_t> packed(static_cast<size_t>(total));
+    for (size_t i = 0; i < images.size(); ++i)
+    {
+        const ImageDesc& s = images[i];
+        uint8_t* dst = packed.data() + descs[i].offset;
+        const uint8_t* base = s.data + s.offset;
+        for (int32_t y = 0; y < s.height; ++y)
+        {
+            for (int32_t x = 0; x < s.width; ++x)
+            {
+                for (int32_t c = 0; c < s.channels; ++c)
+                {
+                    *dst++ = base[y * s.strideY + x * s.strideX + c * s.strideC];
+                }
+            }
+        }
+    }
+    const int32_t n = static_cast<int32_t>(images.size());
+    const size_t outCount = static_cast<size_t>(n) * out.channels * out.height * out.width;
+    DeviceBuffer dImages(packed.size());
+    DeviceBuffer dDescs(descs.size() * sizeof(ImageDesc));
+    DeviceBuffer dOut(outCount * sizeof(float));
+    DeviceBuffer dWidths(static_cast<size_t>(n) * sizeof(int32_t));
+    check(cudaMemcpy(dImages.as<void>(), packed.data(), packed.size(), cudaMemcpyHostToDevice), "upload images");
+    check(cudaMemcpy(dDescs.as<void>(), descs.data(), descs.size() * sizeof(ImageDesc), cudaMemcpyHostToDevice),
+        "upload descriptors");
+    check(launchResizeNormalize(dImages.as<uint8_t>(), dDescs.as<ImageDesc>(), n, dOut.as<float>(), out.channels,
+              out.height, out.width, inputIsRgb, dWidths.as<int32_t>(), nullptr),
+        "launchResizeNormalize");
+    check(cudaMemcpy(out.data, dOut.as<void>(), outCount * sizeof(float), cudaMemcpyDeviceToHost), "download output");
+    check(cudaMemcpy(widths, dWidths.as<void>(), static_cast<size_t>(n) * sizeof(int32_t), cudaMemcpyDeviceToHost),
+        "download widths");
+}
+
+int64_t ctcGreedyDecodeDevice(
+    const ScoresView& scores, int32_t blank, int32_t* indices, int32_t* lengths, float* confidences)
+{
+    const size_t n = static_cast<size_t>(scores.batch);
+    const size_t count = n * static_cast<size_t>(scores.steps * scores.classes);
+    const size_t bytes = count * (scores.isHalf ? 2 : 4);
+    DeviceBuffer dScores(bytes);
+    DeviceBuffer dIndices(n * static_cast<size_t>(scores.steps) * sizeof(int32_t));
+    DeviceBuffer dLengths(n * sizeof(int32_t));
+    DeviceBuffer dConf(n * sizeof(float));
+    DeviceBuffer dNan(n * sizeof(int32_t));
+    check(cudaMemcpy(dScores.as<void>(), scores.data, bytes, cudaMemcpyHostToDevice), "upload scores");
+    check(launchCtcGreedyDecode(dScores.as<void>(), scores.isHalf, static_cast<int32_t>(scores.batch),
+              static_cast<int32_t>(scores.steps), static_cast<int32_t>(scores.classes), blank, dIndices.as<int32_t>(),
+              dLengths.as<int32_t>(), dConf.as<float>(), dNan.as<int32_t>(), nullptr),
+        "launchCtcGreedyDecode");
+    std::vector<int32_t> nanFlags(n);
+    check(cudaMemcpy(indices, dIndices.as<void>(), n * static_cast<size_t>(scores.steps) * sizeof(int32_t),
+              cudaMemcpyDeviceToHost),
+        "download indices");
+    check(cudaMemcpy(lengths, dLengths.as<void>(), n * sizeof(int32_t), cudaMemcpyDeviceToHost), "download lengths");
+    check(cudaMemcpy(confidences, dConf.as<void>(), n * sizeof(float), cudaMemcpyDeviceToHost), "download conf");
+    check(cudaMemcpy(nanFlags.data(), dNan.as<void>(), n * sizeof(int32_t), cudaMemcpyDeviceToHost), "download nan");
+    for (size_t i = 0; i < n; ++i)
+    {
+        if (nanFlags[i] != 0)
+        {
+            return static_cast<int64_t>(i);
+        }
+    }
+    return -1;
+}
+
+} // namespace starnet

@@ -1,0 +1,18 @@
+// Plain-C++ launcher for the resize_normalize CUDA kernel (no CUDA syntax, includable from .cpp files).
+#pragma once
+
+#include "core/imageDesc.h"
+
+#include <cstdint>
+#include <cuda_runtime_api.h>
+
+namespace starnet
+{
+
+//! One launch for a whole batch of differently sized images packed in `dImages`; `dDescs[i].offset` is the byte
+//! offset of image i's pixel (0, 0, 0) inside `dImages` (`data` is ignored). Writes float32 NCHW [N, outChannels,
+//! outH, outW] to `dOut` (outChannels 1 or 3) and the valid widths to `dWidths`. All pointers are device memory.
+cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDescs, int32_t batch, float* dOut,
+    int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, int32_t* dWidths, cudaStream_t stream);
+
+} // namespace starnet
