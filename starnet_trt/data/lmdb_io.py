@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Iterator
+from typing import Callable, Iterator
 
 NUM_SAMPLES_KEY = b"num-samples"
 
@@ -168,6 +168,39 @@ class LmdbWriter:
             self.abort()
 
 
+# py-lmdb refuses to open one environment twice in a process, yet training and evaluation
+# may each build a dataset over the same LMDB: readers share one env per (path, process).
+_ENVS: dict[tuple[str, int], list] = {}
+
+
+def _acquire_env(lmdb: ModuleType, path: Path, check: Callable[[object], None]):  # noqa: ANN202
+    key = (os.path.realpath(path), os.getpid())
+    entry = _ENVS.get(key)
+    if entry is None:
+        try:
+            env = lmdb.open(
+                str(path), readonly=True, lock=False, readahead=False,
+                meminit=False, max_readers=64, subdir=True,
+            )
+        except lmdb.Error as exc:
+            raise ValueError(f"{path}: cannot open LMDB ({exc})") from exc
+        check(env)
+        entry = _ENVS[key] = [env, 0]
+    entry[1] += 1
+    return entry[0]
+
+
+def _release_env(path: Path) -> None:
+    key = (os.path.realpath(path), os.getpid())
+    entry = _ENVS.get(key)
+    if entry is None:
+        return
+    entry[1] -= 1
+    if entry[1] <= 0:
+        entry[0].close()
+        del _ENVS[key]
+
+
 class LmdbReader:
     """Read-only access to a DTRB/PaddleOCR LMDB.
 
@@ -205,15 +238,21 @@ class LmdbReader:
 
     def _open(self):  # noqa: ANN202 - lmdb.Environment, lazily imported
         if self._env is None or self._pid != os.getpid():
-            try:
-                self._env = self._lmdb.open(
-                    str(self.path), readonly=True, lock=False, readahead=False,
-                    meminit=False, max_readers=64, subdir=True,
-                )
-            except self._lmdb.Error as exc:
-                raise ValueError(f"{self.path}: cannot open LMDB ({exc})") from exc
+            self._env = _acquire_env(self._lmdb, self.path, self._check_size)
             self._pid = os.getpid()
         return self._env
+
+    def _check_size(self, env) -> None:  # noqa: ANN001 - lmdb.Environment
+        # A truncated data.mdb (interrupted copy) is memory-mapped without complaint and
+        # reading a page past the end of the file kills the process with SIGBUS, so
+        # compare the pages LMDB thinks it has with the file size first.
+        size = (self.path / "data.mdb").stat().st_size
+        needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+        if needed > size:
+            env.close()
+            raise ValueError(
+                f"{self.path}: truncated LMDB (data.mdb has {size} bytes, needs {needed})"
+            )
 
     def _get(self, key: bytes) -> bytes | None:
         env = self._open()
@@ -248,10 +287,10 @@ class LmdbReader:
             yield self.read(i)
 
     def close(self) -> None:
-        """Close the environment (it re-opens on next access)."""
-        if self._env is not None:
-            self._env.close()
-            self._env = None
+        """Release the environment (it re-opens on next access)."""
+        if self._env is not None and self._pid == os.getpid():
+            _release_env(self.path)
+        self._env = None
 
     def __getstate__(self) -> dict:
         # lmdb environments cannot be pickled; workers re-open their own.
