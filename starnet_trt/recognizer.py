@@ -392,16 +392,21 @@ class Recognizer:
                 out[k] = result
         return out
 
+    def _resize_kwargs(self) -> dict[str, Any]:
+        pre = self._open_backend.metadata.preprocess
+        # channel_order is the order of the *input* pixels: ours are BGR (OpenCV) by contract. The op writes BGR
+        # planes for 3-channel models and luma for 1-channel (gray) ones.
+        return {
+            "height": pre.height, "width": pre.width, "channels": pre.channels,
+            "channel_order": "bgr", "num_threads": self._num_threads,
+        }
+
     def _preprocess(
         self, arrays: list[np.ndarray], positions: list[int], start: int, mode: str
     ) -> tuple[list[int], int]:
         """Resize/normalize ``arrays`` into the input buffer; returns the positions kept and their count."""
         backend = self._open_backend
-        pre = backend.metadata.preprocess
-        kwargs = dict(
-            height=pre.height, width=pre.width, channels=pre.channels,
-            channel_order=pre.channel_order, num_threads=self._num_threads,
-        )
+        kwargs = self._resize_kwargs()
         t0 = time.perf_counter()
         try:
             self._ops.resize_normalize(arrays, out=backend.input_buffer(len(arrays)), **kwargs)
@@ -426,13 +431,9 @@ class Recognizer:
 
     def _run_array_batch(self, batch: np.ndarray, char_probs: bool) -> list[Result | None]:
         backend = self._open_backend
-        pre = backend.metadata.preprocess
         n = batch.shape[0]
         t0 = time.perf_counter()
-        self._ops.resize_normalize(
-            batch, out=backend.input_buffer(n), height=pre.height, width=pre.width, channels=pre.channels,
-            channel_order=pre.channel_order, num_threads=self._num_threads,
-        )
+        self._ops.resize_normalize(batch, out=backend.input_buffer(n), **self._resize_kwargs())
         self._times.preprocess += time.perf_counter() - t0
         return list(self._infer_decode(n, char_probs))
 
