@@ -1,0 +1,157 @@
+"""Native preprocessing and CTC decoding with input validation.
+
+Arguments are checked here, before the native core runs, so mistakes surface as ``TypeError`` / ``ValueError``
+naming the offending batch index and the expected vs received value. The core re-checks everything itself and
+raises ``ValueError`` rather than crashing, but its messages are terser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from starnet_trt import _core
+
+__all__ = ["ctc_greedy_decode", "resize_normalize"]
+
+_CHANNEL_ORDERS = ("bgr", "rgb")
+
+
+def _check_image(img: object, where: str) -> None:
+    if not isinstance(img, np.ndarray):
+        raise TypeError(f"{where}: expected a numpy array, got {type(img).__name__}")
+    if img.dtype != np.uint8:
+        raise TypeError(f"{where}: expected uint8 pixels, got dtype {img.dtype}")
+    if img.ndim not in (2, 3):
+        raise ValueError(f"{where}: expected an HxW or HxWxC image (rank 2 or 3), got shape {img.shape}")
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise ValueError(f"{where}: expected a non-empty image, got shape {img.shape}")
+    if img.ndim == 3 and img.shape[2] not in (1, 3, 4):
+        raise ValueError(f"{where}: expected 1, 3 or 4 channels, got {img.shape[2]} (shape {img.shape})")
+
+
+def _check_images(images: object) -> int:
+    """Validates a list of images or an NxHxWxC batch; returns N."""
+    if isinstance(images, np.ndarray):
+        if images.ndim != 4:
+            raise ValueError(
+                f"images: a single array must be an NxHxWxC batch (rank 4), got shape {images.shape}; "
+                "wrap a single image in a list"
+            )
+        if images.dtype != np.uint8:
+            raise TypeError(f"images: expected uint8 pixels, got dtype {images.dtype}")
+        if images.shape[0] == 0:
+            raise ValueError("images: expected at least one image, got an empty batch")
+        _check_image(images[0], "images[0]")
+        return images.shape[0]
+    if not isinstance(images, (list, tuple)):
+        raise TypeError(f"images: expected a list of numpy arrays or an NxHxWxC array, got {type(images).__name__}")
+    if len(images) == 0:
+        raise ValueError("images: expected at least one image, got an empty list")
+    for i, img in enumerate(images):
+        _check_image(img, f"images[{i}]")
+    return len(images)
+
+
+def resize_normalize(
+    images: Sequence[np.ndarray] | np.ndarray,
+    out: np.ndarray | None = None,
+    *,
+    height: int = 32,
+    width: int = 100,
+    channels: int = 3,
+    channel_order: str = "bgr",
+    num_threads: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """PaddleOCR ``resize_norm_img`` for a whole batch in one native pass.
+
+    Every image is resized to ``height`` keeping its aspect ratio (width ``min(ceil(height * w / h), width)``,
+    bilinear exactly like ``cv2.resize(..., INTER_LINEAR)``), normalised with ``(v / 255 - 0.5) / 0.5`` and padded on
+    the right with 0. Inputs may have any strides (slices, negative strides, read-only views): nothing is copied.
+
+    Args:
+        images: list of uint8 ``HxWxC`` (C = 1, 3 or 4) or ``HxW`` arrays, or one ``NxHxWxC`` array.
+        out: optional C-contiguous float32 ``[N, channels, height, width]`` array to write into.
+        height: model input height.
+        width: model input width (maximum resized width).
+        channels: 3 for BGR planes (what the model expects) or 1 for gray
+            (``0.299 R + 0.587 G + 0.114 B`` of the resized values, not rounded).
+        channel_order: channel order of the *input* images, ``"bgr"`` (OpenCV) or ``"rgb"``; the output planes are
+            always BGR. Gray input is replicated; a 4th (alpha) channel is ignored.
+        num_threads: worker threads over the batch; 0 uses all hardware threads (capped by N).
+
+    Returns:
+        ``(out, widths)``: the filled float32 batch and the int32 ``[N]`` valid (resized) widths.
+
+    Raises:
+        TypeError: ``images`` or an image, or ``out``, has the wrong type or dtype.
+        ValueError: empty batch, bad shape, bad ``out`` geometry or an unknown ``channel_order``.
+
+    Example:
+        >>> batch, widths = resize_normalize([np.zeros((64, 128, 3), np.uint8)])
+        >>> batch.shape, widths.tolist()
+        ((1, 3, 32, 100), [64])
+    """
+    n = _check_images(images)
+    if channel_order not in _CHANNEL_ORDERS:
+        raise ValueError(f"channel_order: expected one of {_CHANNEL_ORDERS}, got {channel_order!r}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels: expected 1 or 3, got {channels}")
+    if height < 1 or width < 1:
+        raise ValueError(f"height and width: expected >= 1, got {height}x{width}")
+    expected = (n, channels, height, width)
+    if out is None:
+        out = np.empty(expected, dtype=np.float32)
+    else:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out: expected a numpy array, got {type(out).__name__}")
+        if out.dtype != np.float32:
+            raise TypeError(f"out: expected dtype float32, got {out.dtype}")
+        if out.shape != expected:
+            raise ValueError(f"out: expected shape {expected}, got {out.shape}")
+        if not out.flags.c_contiguous:
+            raise ValueError("out: expected a C-contiguous array, got a strided view")
+        if not out.flags.writeable:
+            raise ValueError("out: expected a writeable array, got a read-only one")
+    widths = _core.resize_normalize(images, out, channel_order, int(num_threads))
+    return out, widths
+
+
+def ctc_greedy_decode(
+    scores: np.ndarray, blank: int = 0, num_threads: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CTC greedy decoding like PaddleOCR ``CTCLabelDecode`` (argmax, collapse repeats, drop blank, mean score).
+
+    Args:
+        scores: float32 or float16 ``[N, T, C]`` (softmax probabilities for PaddleOCR-compatible confidences);
+            any strides.
+        blank: class id of the CTC blank.
+        num_threads: worker threads over N; 0 uses all hardware threads.
+
+    Returns:
+        ``(indices, lengths, confidences)``: int32 ``[N, T]`` kept class ids left-aligned and padded with -1,
+        int32 ``[N]`` counts, float32 ``[N]`` mean of the kept maxima (0.0 when nothing is kept). Ties in the
+        argmax go to the lowest class id, like ``numpy.argmax``.
+
+    Raises:
+        TypeError: ``scores`` is not a float32/float16 numpy array.
+        ValueError: wrong rank, ``blank`` out of range, or NaN in a sample (the message names the sample).
+
+    Example:
+        >>> idx, n, conf = ctc_greedy_decode(np.eye(3, dtype=np.float32)[None, [1, 1, 0, 1, 2]])
+        >>> idx[0, : n[0]].tolist(), conf.tolist()
+        ([1, 1, 2], [1.0])
+    """
+    if not isinstance(scores, np.ndarray):
+        raise TypeError(f"scores: expected a numpy array, got {type(scores).__name__}")
+    if scores.dtype not in (np.float32, np.float16):
+        raise TypeError(f"scores: expected float32 or float16, got dtype {scores.dtype}")
+    if scores.ndim != 3:
+        raise ValueError(f"scores: expected shape (N, T, C) (rank 3), got shape {scores.shape}")
+    classes = scores.shape[2]
+    if isinstance(blank, bool) or not isinstance(blank, (int, np.integer)):
+        raise TypeError(f"blank: expected an int, got {type(blank).__name__}")
+    if not 0 <= blank < classes:
+        raise ValueError(f"blank: expected 0 <= blank < {classes}, got {blank}")
+    return _core.ctc_greedy_decode(scores, int(blank), int(num_threads))
