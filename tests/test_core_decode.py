@@ -1,0 +1,173 @@
+"""ctc_greedy_decode (native core) against a pure-Python CTC greedy decoder and PaddleOCR's CTCLabelDecode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from starnet_trt import _core, reference
+from starnet_trt.ops import ctc_greedy_decode
+
+CHARSET = ["blank", *"0123456789abcdefghijklmnopqrstuvwxyz"]
+
+
+def _python_decode(scores: np.ndarray, blank: int = 0) -> tuple[list[list[int]], list[float]]:
+    """Plain loops, no numpy argmax: first index wins ties, repeats collapse across the raw sequence."""
+    all_indices, all_conf = [], []
+    for sample in scores.astype(np.float32).tolist():
+        kept, maxima, previous = [], [], None
+        for step in sample:
+            best = 0
+            for c in range(1, len(step)):
+                if step[c] > step[best]:
+                    best = c
+            if best != blank and best != previous:
+                kept.append(best)
+                maxima.append(step[best])
+            previous = best
+        all_indices.append(kept)
+        all_conf.append(sum(maxima) / len(maxima) if maxima else 0.0)
+    return all_indices, all_conf
+
+
+def _check(scores: np.ndarray, blank: int = 0, num_threads: int = 0) -> None:
+    indices, lengths, conf = ctc_greedy_decode(scores, blank=blank, num_threads=num_threads)
+    exp_indices, exp_conf = _python_decode(scores, blank)
+    n, t = scores.shape[:2]
+    assert indices.shape == (n, t) and indices.dtype == np.int32
+    assert lengths.shape == (n,) and lengths.dtype == np.int32
+    assert conf.shape == (n,) and conf.dtype == np.float32
+    for i in range(n):
+        assert lengths[i] == len(exp_indices[i])
+        assert indices[i, : lengths[i]].tolist() == exp_indices[i]
+        assert (indices[i, lengths[i] :] == -1).all()
+    np.testing.assert_allclose(conf, np.asarray(exp_conf, np.float32), rtol=1e-6, atol=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 9),
+    t=st.integers(0, 30),
+    c=st.integers(1, 40),
+    dtype=st.sampled_from([np.float32, np.float16]),
+    levels=st.sampled_from([0, 3, 1000]),
+    seed=st.integers(0, 2**32 - 1),
+    data=st.data(),
+)
+def test_matches_python_reference(n: int, t: int, c: int, dtype: type, levels: int, seed: int, data) -> None:
+    rng = np.random.default_rng(seed)
+    # Few distinct levels -> many ties (first index must win); 0 -> continuous softmax-like scores.
+    scores = rng.integers(0, levels, size=(n, t, c)) / levels if levels else rng.random((n, t, c))
+    scores = scores.astype(dtype)
+    blank = data.draw(st.integers(0, c - 1))
+    _check(scores, blank=blank)
+
+
+def test_strided_inputs() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.random((12, 30, 50)).astype(np.float32)
+    _check(base[::2, ::-1, 3:40])
+    _check(np.ascontiguousarray(base.transpose(2, 1, 0)).transpose(2, 1, 0))
+    readonly = base.copy()
+    readonly.flags.writeable = False
+    _check(readonly)
+    _check(base.astype(np.float16)[:, ::3, ::-1])
+
+
+def test_threads_agree() -> None:
+    scores = np.random.default_rng(1).random((97, 25, 37)).astype(np.float32)
+    one = ctc_greedy_decode(scores, num_threads=1)
+    many = ctc_greedy_decode(scores, num_threads=8)
+    for a, b in zip(one, many):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_collapse_semantics() -> None:
+    eye = np.eye(4, dtype=np.float32)
+    # a a - a b b - - c  ->  a a b c  (a blank separates repeats)
+    scores = eye[[1, 1, 0, 1, 2, 2, 0, 0, 3]][None] * 0.5
+    indices, lengths, conf = ctc_greedy_decode(scores)
+    assert indices[0, : lengths[0]].tolist() == [1, 1, 2, 3]
+    assert conf[0] == pytest.approx(0.5)
+    # all blank -> nothing kept, confidence 0 (not NaN)
+    indices, lengths, conf = ctc_greedy_decode(eye[[0, 0, 0]][None])
+    assert lengths[0] == 0 and conf[0] == 0.0 and (indices == -1).all()
+
+
+def test_matches_paddleocr_ctc_label_decode() -> None:
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(64, 25, 37)) * 3
+    logits[:, :, 0] += 2  # blanks as in real outputs
+    probs = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype(np.float32)
+    expected = reference.ctc_label_decode(probs, CHARSET)
+    indices, lengths, conf = ctc_greedy_decode(probs)
+    texts = ["".join(CHARSET[k] for k in indices[i, : lengths[i]]) for i in range(len(probs))]
+    assert texts == [text for text, _ in expected]
+    np.testing.assert_allclose(conf, [score for _, score in expected], rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_nan_names_the_sample(dtype: type) -> None:
+    scores = np.random.default_rng(3).random((6, 10, 8)).astype(dtype)
+    scores[4, 7, 2] = np.nan
+    scores[2, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"scores\[2\].*NaN"):
+        ctc_greedy_decode(scores)
+
+
+def test_empty_shapes() -> None:
+    indices, lengths, conf = ctc_greedy_decode(np.zeros((3, 0, 5), np.float32))
+    assert indices.shape == (3, 0) and lengths.tolist() == [0, 0, 0] and conf.tolist() == [0.0, 0.0, 0.0]
+    indices, lengths, conf = ctc_greedy_decode(np.zeros((0, 4, 5), np.float32))
+    assert indices.shape == (0, 4) and lengths.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("scores", "blank", "exc", "match"),
+    [
+        (np.zeros((2, 3, 4), np.float64), 0, TypeError, "float32 or float16"),
+        (np.zeros((2, 3, 4), np.int32), 0, TypeError, "float32 or float16"),
+        ([[[0.5]]], 0, TypeError, "numpy array"),
+        (np.zeros((3, 4), np.float32), 0, ValueError, "rank 3"),
+        (np.zeros((2, 3, 4), np.float32), 4, ValueError, "blank"),
+        (np.zeros((2, 3, 4), np.float32), -1, ValueError, "blank"),
+        (np.zeros((2, 3, 0), np.float32), 0, ValueError, "blank"),
+        (np.zeros((2, 3, 4), np.float32), 1.5, TypeError, "blank"),
+    ],
+)
+def test_bad_inputs(scores: object, blank: object, exc: type[Exception], match: str) -> None:
+    with pytest.raises(exc, match=match):
+        ctc_greedy_decode(scores, blank=blank)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("scores", "blank", "exc"),
+    [
+        (np.zeros((2, 3, 4), np.float64), 0, ValueError),
+        (np.zeros((3, 4), np.float32), 0, ValueError),
+        (np.zeros((2, 3, 4), np.float32), 9, ValueError),
+        (np.zeros((2, 3, 0), np.float32), 0, ValueError),
+        ([[[0.5]]], 0, TypeError),
+    ],
+)
+def test_core_validates_without_crashing(scores: object, blank: int, exc: type[Exception]) -> None:
+    with pytest.raises(exc):
+        _core.ctc_greedy_decode(scores, blank)  # type: ignore[arg-type]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_cuda_twin_matches_cpu(dtype: type) -> None:
+    rng = np.random.default_rng(4)
+    for shape, levels in [((256, 25, 37), 0), ((33, 40, 70), 3), ((5, 1, 1), 0)]:
+        scores = (rng.integers(0, levels, size=shape) / levels if levels else rng.random(shape)).astype(dtype)
+        cpu = ctc_greedy_decode(scores)
+        gpu = _core.ctc_greedy_decode_cuda(scores[:, ::-1][:, ::-1])
+        for a, b in zip(cpu, gpu):
+            np.testing.assert_array_equal(a, b)
+    scores = rng.random((8, 5, 6)).astype(dtype)
+    scores[5, 1, 1] = np.nan
+    with pytest.raises(ValueError, match=r"scores\[5\]"):
+        _core.ctc_greedy_decode_cuda(scores)
