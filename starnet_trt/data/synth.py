@@ -32,7 +32,7 @@ import string
 import sys
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -455,7 +455,6 @@ class SynthConfig:
     mix: tuple[float, float, float] = (0.65, 0.20, 0.15)
     image_format: str = "jpg"
     jpeg_quality: int = 95
-    extra: dict = field(default_factory=dict)
 
 
 def _draw_text(
@@ -552,7 +551,7 @@ def render_word(
     curve_amp = float(rng.uniform(0.1, 0.5) * size) if rng.random() < 0.2 else 0.0
     persp = float(rng.uniform(0.05, 0.35)) if rng.random() < 0.35 else 0.0
 
-    pad_y = int(0.7 * size + abs(math.sin(math.radians(angle))) * tw / 2 + curve_amp + abs(shear) * 0 + persp * th) + 2
+    pad_y = int(0.7 * size + abs(math.sin(math.radians(angle))) * tw / 2 + curve_amp + persp * th) + 2
     pad_x = int(0.8 * size + abs(shear) * th + persp * th) + 2
     W, H = int(math.ceil(tw)) + 2 * pad_x, int(math.ceil(th)) + 2 * pad_y
     origin = (pad_x - l, pad_y - t)
@@ -572,7 +571,8 @@ def render_word(
 
     # Neighbouring text lines cut by the crop (very common in real detector crops).
     if rng.random() < 0.12:
-        other = TextSampler(["".join(rng.choice(list(string.ascii_letters), size=12))]).alnum(rng) * 2
+        pool = string.ascii_letters + string.digits
+        other = "".join(pool[k] for k in rng.integers(len(pool), size=int(rng.integers(6, 24))))
         dy = (th + rng.uniform(0.15, 0.5) * size) * rng.choice([-1, 1])
         o_fill, _ = _draw_text(other, font, 0.0, 0, (origin[0] - rng.uniform(0, tw), origin[1] + dy), (W, H))
         fill = np.maximum(fill, o_fill)
