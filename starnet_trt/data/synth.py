@@ -56,6 +56,7 @@ FONT_EXTS = (".ttf", ".otf", ".ttc")
 _EXCLUDE_FONT = re.compile(
     r"symbol|dingbat|d050000l|emoji|icon|awesome|wingding|webding|-math|math\.|keyboard|linbiolinum_k", re.I
 )
+_HEAVY_FONT = re.compile(r"bold|black|heavy|demi|semibold|extrabold|ultra|fat|-bd|_b\.|bd\.", re.I)
 _FONT_CHECK_VERSION = 3  # bump when the usability test changes, invalidates caches
 
 
@@ -533,7 +534,8 @@ def render_word(
     if rng.random() < 0.15:
         stroke = int(rng.integers(1, max(2, size // 12) + 1))
     # Signage is mostly heavy type; a same-colour stroke emboldens regular fonts.
-    embolden = stroke == 0 and rng.random() < 0.2
+    # Already-heavy faces would turn into blobs, so only lighter ones are emboldened.
+    embolden = stroke == 0 and rng.random() < 0.2 and not _HEAVY_FONT.search(os.path.basename(font_path))
     if embolden:
         stroke = int(rng.integers(1, max(2, size // 18) + 1))
     l, t, r, b = _text_extent(text, font, spacing, stroke)
