@@ -11,7 +11,7 @@ from starnet_trt.data import augment as aug
 def _img(h: int = 40, w: int = 120) -> np.ndarray:
     rng = np.random.default_rng(0)
     img = np.full((h, w, 3), 200, np.uint8)
-    img[h // 4: 3 * h // 4, w // 8: 7 * w // 8] = rng.integers(0, 80, (3 * h // 4 - h // 4, 7 * w // 8 - w // 8, 3))
+    img[h // 4 : 3 * h // 4, w // 8 : 7 * w // 8] = rng.integers(0, 80, (3 * h // 4 - h // 4, 7 * w // 8 - w // 8, 3))
     return img
 
 

@@ -33,9 +33,7 @@ def label_dir(tmp_path: Path) -> Path:
     _word_png(d / "train" / "w1.png", "Hello")
     _word_png(d / "train" / "w2.png", "62-03", grey=True)
     _word_png(d / "train" / "w3.png", "a b")
-    (d / "train.txt").write_text(
-        "train/w1.png\tHello\ntrain/w2.png\t62-03\n\ntrain/w3.png\ta\tb\n", encoding="utf-8"
-    )
+    (d / "train.txt").write_text("train/w1.png\tHello\ntrain/w2.png\t62-03\n\ntrain/w3.png\ta\tb\n", encoding="utf-8")
     return d
 
 
@@ -102,7 +100,7 @@ def test_lmdb_dataset_and_open_dataset(tmp_path: Path, label_dir: Path) -> None:
     src = LabelFileDataset(label_dir / "train.txt")
     out = tmp_path / "x.lmdb"
     with LmdbWriter(out) as w:
-        for rel, label in zip(src.keys, src.labels):
+        for rel, label in zip(src.keys, src.labels, strict=False):
             w.add((label_dir / rel).read_bytes(), label)
         w.add(b"garbage", "broken")
     ds = open_dataset(out)
@@ -121,7 +119,7 @@ def test_open_dataset_dispatch(tmp_path: Path, label_dir: Path) -> None:
     assert isinstance(open_dataset(label_dir / "train.txt"), LabelFileDataset)
     with pytest.raises(FileNotFoundError):
         open_dataset(tmp_path / "missing.lmdb")
-    with pytest.raises(ValueError, match="without data.mdb"):
+    with pytest.raises(ValueError, match=r"without data\.mdb"):
         open_dataset(label_dir)
     (tmp_path / "x.csv").write_text("a,b\n")
     with pytest.raises(ValueError, match="unknown dataset format"):

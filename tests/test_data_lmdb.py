@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("lmdb")
 
-from starnet_trt.data.lmdb_io import LmdbReader, LmdbWriter  # noqa: E402
+from starnet_trt.data.lmdb_io import LmdbReader, LmdbWriter
 
 
 def _samples(n: int) -> list[tuple[bytes, str]]:
@@ -93,7 +93,7 @@ def test_missing_paths(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not found"):
         LmdbReader(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="data.mdb"):
+    with pytest.raises(FileNotFoundError, match=r"data\.mdb"):
         LmdbReader(tmp_path / "empty")
 
 

@@ -127,7 +127,7 @@ def test_encode_formats(fonts: list[str]) -> None:
         s = Synthesizer(fonts, WORDS, SynthConfig(image_format=fmt))
         img, _ = s.sample(0, 0)
         data = s.encode(img)
-        assert data[:len(magic)] == magic
+        assert data[: len(magic)] == magic
         assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape == img.shape
 
 
@@ -150,7 +150,9 @@ def test_cli_writes_lmdb_independent_of_workers(
     assert synth.run(_args(font_dir, tmp_path, "--out", str(out1), "--count", "12", "--seed", "3")) == 0
     err = capsys.readouterr().err
     assert "images/s" in err and "12/12" in err
-    assert synth.run(_args(font_dir, tmp_path, "--out", str(out2), "--count", "12", "--seed", "3", "--workers", "2")) == 0
+    assert (
+        synth.run(_args(font_dir, tmp_path, "--out", str(out2), "--count", "12", "--seed", "3", "--workers", "2")) == 0
+    )
     d1, d2 = open_dataset(out1), open_dataset(out2)
     assert len(d1) == len(d2) == 12
     for i in range(12):
@@ -162,7 +164,9 @@ def test_cli_writes_lmdb_independent_of_workers(
         synth.run(_args(font_dir, tmp_path, "--out", str(out1), "--count", "2"))
 
 
-def test_cli_sheet_and_list(font_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_sheet_and_list(
+    font_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     sheet = tmp_path / "sheet.png"
     assert synth.run(_args(font_dir, tmp_path, "--sheet", str(sheet), "--count", "5")) == 0

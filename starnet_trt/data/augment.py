@@ -12,7 +12,7 @@ reproducible given the generator's seed.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -39,7 +39,7 @@ def warp_affine(
     masks = masks or [False] * len(arrays)
     return [
         cv2.warpAffine(a, m, (w, h), flags=cv2.INTER_LINEAR, **_border(a, k))
-        for a, k in zip(arrays, masks)
+        for a, k in zip(arrays, masks, strict=False)
     ]
 
 
@@ -72,7 +72,7 @@ def warp_perspective(
     masks = masks or [False] * len(arrays)
     return [
         cv2.warpPerspective(a, m, (w, h), flags=cv2.INTER_LINEAR, **_border(a, k))
-        for a, k in zip(arrays, masks)
+        for a, k in zip(arrays, masks, strict=False)
     ]
 
 
@@ -102,10 +102,7 @@ def warp_curve(
     map_x = np.broadcast_to(xs, (h, w)).astype(np.float32)
     map_y = (np.arange(h, dtype=np.float32)[:, None] + dy[None, :].astype(np.float32)).astype(np.float32)
     masks = masks or [False] * len(arrays)
-    return [
-        cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR, **_border(a, k))
-        for a, k in zip(arrays, masks)
-    ]
+    return [cv2.remap(a, map_x, map_y, cv2.INTER_LINEAR, **_border(a, k)) for a, k in zip(arrays, masks, strict=False)]
 
 
 def gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
@@ -148,7 +145,7 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
 def low_resolution(img: np.ndarray, factor: float) -> np.ndarray:
     """Downscale by ``factor`` (<1) and back: the look of a small, upsampled crop."""
     h, w = img.shape[:2]
-    sw, sh = max(2, int(round(w * factor))), max(2, int(round(h * factor)))
+    sw, sh = max(2, round(w * factor)), max(2, round(h * factor))
     small = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
@@ -192,7 +189,7 @@ def crop_jitter(img: np.ndarray, rng: np.random.Generator, max_frac: float) -> n
     """
     h, w = img.shape[:2]
     d = rng.uniform(-max_frac, max_frac, size=4) * h
-    top, bottom, left, right = (int(round(v)) for v in d)
+    top, bottom, left, right = (round(v) for v in d)
     # Never cut more than a small part of the word away.
     top = max(top, -h // 8)
     bottom = max(bottom, -h // 8)

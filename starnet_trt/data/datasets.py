@@ -17,8 +17,9 @@ from __future__ import annotations
 import os
 import posixpath
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -134,9 +135,7 @@ class LabelFileDataset:
                     continue
                 self._items.append((rel, label))
         if skipped:
-            warnings.warn(
-                f"{self.path}: skipped {len(skipped)} bad line(s); first: {skipped[0]}", stacklevel=2
-            )
+            warnings.warn(f"{self.path}: skipped {len(skipped)} bad line(s); first: {skipped[0]}", stacklevel=2)
         self.skipped = skipped
 
     def __len__(self) -> int:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Callable, Iterator
 
 NUM_SAMPLES_KEY = b"num-samples"
 
@@ -40,9 +40,7 @@ def import_lmdb() -> ModuleType:
     try:
         import lmdb
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "LMDB datasets need the 'lmdb' package: pip install starnet-trt[data]"
-        ) from exc
+        raise ImportError("LMDB datasets need the 'lmdb' package: pip install starnet-trt[data]") from exc
     return lmdb
 
 
@@ -90,8 +88,12 @@ class LmdbWriter:
         self.tmp_path.mkdir(parents=True)
         self._map_size = int(map_size)
         self._env = self._lmdb.open(
-            str(self.tmp_path), map_size=self._map_size, subdir=True, lock=True,
-            readahead=False, meminit=False,
+            str(self.tmp_path),
+            map_size=self._map_size,
+            subdir=True,
+            lock=True,
+            readahead=False,
+            meminit=False,
         )
         self._commit_every = max(1, int(commit_every))
         self._pending: list[tuple[bytes, bytes]] = []
@@ -173,14 +175,19 @@ class LmdbWriter:
 _ENVS: dict[tuple[str, int], list] = {}
 
 
-def _acquire_env(lmdb: ModuleType, path: Path, check: Callable[[object], None]):  # noqa: ANN202
+def _acquire_env(lmdb: ModuleType, path: Path, check: Callable[[object], None]):
     key = (os.path.realpath(path), os.getpid())
     entry = _ENVS.get(key)
     if entry is None:
         try:
             env = lmdb.open(
-                str(path), readonly=True, lock=False, readahead=False,
-                meminit=False, max_readers=64, subdir=True,
+                str(path),
+                readonly=True,
+                lock=False,
+                readahead=False,
+                meminit=False,
+                max_readers=64,
+                subdir=True,
             )
         except lmdb.Error as exc:
             raise ValueError(f"{path}: cannot open LMDB ({exc})") from exc
@@ -236,13 +243,13 @@ class LmdbReader:
         if self._n < 0:
             raise ValueError(f"{self.path}: negative 'num-samples' {self._n}")
 
-    def _open(self):  # noqa: ANN202 - lmdb.Environment, lazily imported
+    def _open(self):
         if self._env is None or self._pid != os.getpid():
             self._env = _acquire_env(self._lmdb, self.path, self._check_size)
             self._pid = os.getpid()
         return self._env
 
-    def _check_size(self, env) -> None:  # noqa: ANN001 - lmdb.Environment
+    def _check_size(self, env) -> None:
         # A truncated data.mdb (interrupted copy) is memory-mapped without complaint and
         # reading a page past the end of the file kills the process with SIGBUS, so
         # compare the pages LMDB thinks it has with the file size first.
@@ -250,9 +257,7 @@ class LmdbReader:
         needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
         if needed > size:
             env.close()
-            raise ValueError(
-                f"{self.path}: truncated LMDB (data.mdb has {size} bytes, needs {needed})"
-            )
+            raise ValueError(f"{self.path}: truncated LMDB (data.mdb has {size} bytes, needs {needed})")
 
     def _get(self, key: bytes) -> bytes | None:
         env = self._open()

@@ -32,10 +32,10 @@ import string
 import sys
 import time
 import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -67,7 +67,7 @@ def _glyph_signature(font: ImageFont.FreeTypeFont, ch: str) -> tuple[tuple[int, 
     """Rendered mask of one character, or None if it renders nothing."""
     try:
         mask = font.getmask(ch)
-    except Exception:  # noqa: BLE001 - FreeType errors vary by font
+    except Exception:
         return None
     if mask.getbbox() is None:
         return None
@@ -90,7 +90,7 @@ def font_is_usable(path: str | os.PathLike[str], chars: str = REQUIRED_CHARS + P
         return False
     try:
         font = ImageFont.truetype(str(path), 32, layout_engine=ImageFont.Layout.BASIC)
-    except Exception:  # noqa: BLE001 - unreadable / unsupported file
+    except Exception:
         return False
     notdef = set()
     for probe in ("\U0010fffd", "\U000e0fff", "\ufffe", "\U0003fffd"):
@@ -154,7 +154,7 @@ def discover_fonts(
     if use_cache:
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache_file.with_suffix(".tmp%d" % os.getpid())
+            tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
             tmp.write_text(json.dumps(usable, indent=0))
             os.replace(tmp, cache_file)
         except OSError:
@@ -190,7 +190,7 @@ class FontPool:
         for p in sorted(paths):
             try:
                 name = ImageFont.truetype(p, 12).getname()[0] or p
-            except Exception:  # noqa: BLE001
+            except Exception:
                 continue
             fam.setdefault(name, []).append(p)
         self.families = [fam[k] for k in sorted(fam)]
@@ -264,7 +264,9 @@ def load_words(files: Sequence[str | os.PathLike[str]] = DEFAULT_WORD_LISTS) -> 
 class TextSampler:
     """Draws label strings: dictionary words, random alphanumerics and number-like strings."""
 
-    def __init__(self, words: Sequence[str], *, punct: bool = True, mix: tuple[float, float, float] = (0.65, 0.20, 0.15)) -> None:
+    def __init__(
+        self, words: Sequence[str], *, punct: bool = True, mix: tuple[float, float, float] = (0.65, 0.20, 0.15)
+    ) -> None:
         """Index ``words`` by length.
 
         Args:
@@ -371,7 +373,9 @@ def _random_colour(rng: np.random.Generator) -> np.ndarray:
     return c * 0.6 + float(c.mean()) * 0.4
 
 
-def _contrasting_colour(rng: np.random.Generator, bg_lum: float, min_diff: float, max_diff: float = 255.0) -> np.ndarray:
+def _contrasting_colour(
+    rng: np.random.Generator, bg_lum: float, min_diff: float, max_diff: float = 255.0
+) -> np.ndarray:
     best, best_d = None, -1.0
     for _ in range(24):
         c = np.clip(_random_colour(rng), 0, 255)
@@ -459,7 +463,12 @@ class SynthConfig:
 
 
 def _draw_text(
-    text: str, font: ImageFont.FreeTypeFont, spacing: float, stroke: int, origin: tuple[float, float], size: tuple[int, int]
+    text: str,
+    font: ImageFont.FreeTypeFont,
+    spacing: float,
+    stroke: int,
+    origin: tuple[float, float],
+    size: tuple[int, int],
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Text fill mask and (optionally) stroke mask, float32 in [0, 1]."""
     fill = Image.new("L", size, 0)
@@ -484,20 +493,22 @@ def _draw_text(
     return f, s
 
 
-def _text_extent(text: str, font: ImageFont.FreeTypeFont, spacing: float, stroke: int) -> tuple[float, float, float, float]:
+def _text_extent(
+    text: str, font: ImageFont.FreeTypeFont, spacing: float, stroke: int
+) -> tuple[float, float, float, float]:
     """Bounding box (l, t, r, b) of the drawn text relative to the draw origin."""
     if spacing == 0:
         return font.getbbox(text, stroke_width=stroke)
-    x, l, t, r, b = 0.0, 1e9, 1e9, -1e9, -1e9
+    x, left, t, r, b = 0.0, 1e9, 1e9, -1e9, -1e9
     for ch in text:
         bl, bt, br, bb = font.getbbox(ch, stroke_width=stroke)
         if br > bl:
-            l, r = min(l, x + bl), max(r, x + br)
+            left, r = min(left, x + bl), max(r, x + br)
             t, b = min(t, bt), max(b, bb)
         x += font.getlength(ch) + spacing
-    if r < l:
+    if r < left:
         return 0, 0, 0, 0
-    return l, t, r, b
+    return left, t, r, b
 
 
 def _blend(img: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -538,8 +549,8 @@ def render_word(
     embolden = stroke == 0 and rng.random() < 0.2 and not _HEAVY_FONT.search(os.path.basename(font_path))
     if embolden:
         stroke = int(rng.integers(1, max(2, size // 18) + 1))
-    l, t, r, b = _text_extent(text, font, spacing, stroke)
-    tw, th = r - l, b - t
+    left, t, r, b = _text_extent(text, font, spacing, stroke)
+    tw, th = r - left, b - t
     if tw <= 0 or th <= 0:
         return None
 
@@ -555,12 +566,12 @@ def render_word(
 
     pad_y = int(0.7 * size + abs(math.sin(math.radians(angle))) * tw / 2 + curve_amp + persp * th) + 2
     pad_x = int(0.8 * size + abs(shear) * th + persp * th) + 2
-    W, H = int(math.ceil(tw)) + 2 * pad_x, int(math.ceil(th)) + 2 * pad_y
-    origin = (pad_x - l, pad_y - t)
+    W, H = math.ceil(tw) + 2 * pad_x, math.ceil(th) + 2 * pad_y
+    origin = (pad_x - left, pad_y - t)
     fill, strk = _draw_text(text, font, spacing, stroke, origin, (W, H))
     if fill.max() <= 0:
         return None
-    text_box = (pad_x, pad_y, pad_x + int(math.ceil(tw)), pad_y + int(math.ceil(th)))
+    text_box = (pad_x, pad_y, pad_x + math.ceil(tw), pad_y + math.ceil(th))
 
     # Crop reference: the glyphs themselves, or the font's full line box (ascender to
     # descender) so words like "one" still get the space a detector box would give them.
@@ -568,7 +579,7 @@ def render_word(
     if rng.random() < 0.5:
         asc, desc = font.getmetrics()
         y0 = int(origin[1] + max(0, size * 0.05))
-        ref[max(0, y0): min(H, int(origin[1] + asc + desc * 0.8)), text_box[0]: text_box[2]] = 1.0
+        ref[max(0, y0) : min(H, int(origin[1] + asc + desc * 0.8)), text_box[0] : text_box[2]] = 1.0
     ref = np.maximum(ref, fill if strk is None else strk)
 
     # Neighbouring text lines cut by the crop (very common in real detector crops).
@@ -580,7 +591,7 @@ def render_word(
         fill = np.maximum(fill, o_fill)
 
     bg = make_background(rng, H, W)
-    bg_lum = float(_lum(bg[text_box[1]: text_box[3], text_box[0]: text_box[2]].reshape(-1, 3).mean(0)))
+    bg_lum = float(_lum(bg[text_box[1] : text_box[3], text_box[0] : text_box[2]].reshape(-1, 3).mean(0)))
     if rng.random() < 0.08:
         col = _contrasting_colour(rng, bg_lum, 18, 45)  # faded / low-contrast signage
     else:
@@ -590,7 +601,9 @@ def render_word(
         dx, dy2 = rng.integers(-max(1, size // 10), max(2, size // 10) + 1, size=2)
         sh = np.roll(np.roll(fill if strk is None else strk, int(dy2), 0), int(dx), 1)
         sh = cv2.GaussianBlur(sh, (0, 0), rng.uniform(0.5, max(0.6, size / 20)))
-        img = _blend(img, np.zeros(3, np.float32) if bg_lum > 60 else np.full(3, 255, np.float32), sh * rng.uniform(0.4, 0.9))
+        img = _blend(
+            img, np.zeros(3, np.float32) if bg_lum > 60 else np.full(3, 255, np.float32), sh * rng.uniform(0.4, 0.9)
+        )
     if strk is not None:
         scol = col if embolden else _contrasting_colour(rng, _lum(col), 80.0)
         img = _blend(img, scol, strk)
@@ -621,10 +634,10 @@ def render_word(
         m = rng.uniform([-0.04, -0.04, -0.03, -0.03], [0.12, 0.12, 0.15, 0.15]) * size
     else:  # loose box
         m = rng.uniform([0.0, 0.0, 0.0, 0.0], [0.45, 0.45, 0.6, 0.6]) * size
-    y0 = max(0, int(round(y0 - m[0])))
-    y1 = min(H, int(round(y1 + m[1])))
-    x0 = max(0, int(round(x0 - m[2])))
-    x1 = min(W, int(round(x1 + m[3])))
+    y0 = max(0, round(y0 - m[0]))
+    y1 = min(H, round(y1 + m[1]))
+    x0 = max(0, round(x0 - m[2]))
+    x1 = min(W, round(x1 + m[3]))
     crop = img[y0:y1, x0:x1]
     ch, cw = crop.shape[:2]
     if ch < 4 or cw < 2:
@@ -632,7 +645,7 @@ def render_word(
 
     out_h = int(rng.integers(cfg.min_height, cfg.max_height + 1))
     aspect = math.exp(rng.uniform(math.log(0.8), math.log(1.25)))
-    out_w = max(4, int(round(cw * out_h / ch * aspect)))
+    out_w = max(4, round(cw * out_h / ch * aspect))
     interp = cv2.INTER_AREA if out_h < ch else cv2.INTER_CUBIC
     out = cv2.resize(crop, (out_w, out_h), interpolation=interp)
 
@@ -727,17 +740,19 @@ def generate(
             yield from batch
 
 
-def contact_sheet(images: Sequence[np.ndarray], labels: Sequence[str], cols: int = 4, cell: tuple[int, int] = (256, 64)) -> np.ndarray:
+def contact_sheet(
+    images: Sequence[np.ndarray], labels: Sequence[str], cols: int = 4, cell: tuple[int, int] = (256, 64)
+) -> np.ndarray:
     """Tile images (each fitted into ``cell``) with their labels underneath, for eyeballing."""
     cw, chh = cell
     rows = (len(images) + cols - 1) // cols
     sheet = np.full((rows * (chh + 16), cols * (cw + 4), 3), 255, np.uint8)
-    for k, (im, lab) in enumerate(zip(images, labels)):
+    for k, (im, lab) in enumerate(zip(images, labels, strict=False)):
         r, c = divmod(k, cols)
         s = min(cw / im.shape[1], chh / im.shape[0], 2.0)
         im2 = cv2.resize(im, (max(1, int(im.shape[1] * s)), max(1, int(im.shape[0] * s))))
         y, x = r * (chh + 16), c * (cw + 4)
-        sheet[y: y + im2.shape[0], x: x + im2.shape[1]] = im2
+        sheet[y : y + im2.shape[0], x : x + im2.shape[1]] = im2
         cv2.putText(sheet, lab[:28], (x, y + chh + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 200), 1, cv2.LINE_AA)
     return sheet
 
@@ -751,8 +766,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=10000, help="number of images")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (sample i uses rng([seed, i]))")
     parser.add_argument("--workers", type=int, default=1, help="rendering processes")
-    parser.add_argument("--fonts-dir", nargs="+", default=list(DEFAULT_FONTS_DIRS), help="directories searched for .ttf/.otf/.ttc")
-    parser.add_argument("--fonts-list", default=None, help="use a recorded font list instead of searching, e.g. starnet_trt/data/fonts.txt")
+    parser.add_argument(
+        "--fonts-dir", nargs="+", default=list(DEFAULT_FONTS_DIRS), help="directories searched for .ttf/.otf/.ttc"
+    )
+    parser.add_argument(
+        "--fonts-list",
+        default=None,
+        help="use a recorded font list instead of searching, e.g. starnet_trt/data/fonts.txt",
+    )
     parser.add_argument("--words", nargs="*", default=list(DEFAULT_WORD_LISTS), help="word list files")
     parser.add_argument("--min-height", type=int, default=32)
     parser.add_argument("--max-height", type=int, default=64)
@@ -786,8 +807,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     words = load_words(args.words)
     cfg = SynthConfig(
-        min_height=args.min_height, max_height=args.max_height, punct=not args.no_punct,
-        image_format=args.format, jpeg_quality=args.jpeg_quality,
+        min_height=args.min_height,
+        max_height=args.max_height,
+        punct=not args.no_punct,
+        image_format=args.format,
+        jpeg_quality=args.jpeg_quality,
     )
     synth_args = (fonts, words, cfg)
     n_fam = len(FontPool(fonts).families) if fonts else 0
@@ -796,7 +820,7 @@ def run(args: argparse.Namespace) -> int:
     if args.sheet:
         s = Synthesizer(*synth_args)
         items = [s.sample(args.seed, i) for i in range(min(48, max(1, args.count)))]
-        cv2.imwrite(args.sheet, contact_sheet([i for i, _ in items], [l for _, l in items]))
+        cv2.imwrite(args.sheet, contact_sheet([i for i, _ in items], [lab for _, lab in items]))
         _log(f"synth: contact sheet -> {args.sheet}")
         if not args.out:
             return 0
@@ -813,8 +837,10 @@ def run(args: argparse.Namespace) -> int:
                 _log(f"synth: {n}/{args.count} {rate:.1f} img/s eta {eta / 60:.1f} min")
                 last = now
     dt = time.perf_counter() - t1
-    _log(f"synth: wrote {args.count} images to {args.out} in {dt:.1f}s: "
-         f"{args.count / max(1e-9, dt):.1f} images/s with {args.workers} worker(s)")
+    _log(
+        f"synth: wrote {args.count} images to {args.out} in {dt:.1f}s: "
+        f"{args.count / max(1e-9, dt):.1f} images/s with {args.workers} worker(s)"
+    )
     return 0
 
 
