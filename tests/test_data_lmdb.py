@@ -174,3 +174,14 @@ def test_two_readers_same_lmdb(tmp_path: Path) -> None:
     assert r1.read(1) == (b"abc", "lab")  # re-opens on demand
     r1.close()
     r2.close()
+
+
+def test_missing_lmdb_package_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    out = tmp_path / "m.lmdb"
+    with LmdbWriter(out) as w:
+        w.add(b"x", "y")
+    monkeypatch.setitem(sys.modules, "lmdb", None)  # makes `import lmdb` raise ImportError
+    with pytest.raises(ImportError, match=r"pip install starnet-trt\[data\]"):
+        LmdbReader(out)
