@@ -31,7 +31,9 @@ def load_images(sources: list[str], count: int, synthetic: bool, seed: int = 0) 
     """``count`` images: decoded from ``sources`` (files or folders, repeated as needed) or random ones."""
     if synthetic:
         rng = np.random.default_rng(seed)
-        shapes = [(int(h), int(h * r)) for h, r in zip(rng.integers(20, 80, count), rng.uniform(1.0, 8.0, count))]
+        shapes = [
+            (int(h), int(h * r)) for h, r in zip(rng.integers(20, 80, count), rng.uniform(1.0, 8.0, count), strict=True)
+        ]
         return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
     paths: list[Path] = []
     for src in sources:
@@ -84,10 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         ms = report["ms_per_batch"]
         print(f"model        {args.model} on {', '.join(providers)}")
         print(f"images       {report['images']} in batches of {args.batch_size}: {report['images_per_s']:.1f} images/s")
-        print(f"per batch    preprocess {ms['preprocess']:.3f} ms | inference {ms['inference']:.3f} ms | "
-              f"decode {ms['decode']:.3f} ms")
+        print(
+            f"per batch    preprocess {ms['preprocess']:.3f} ms | inference {ms['inference']:.3f} ms | "
+            f"decode {ms['decode']:.3f} ms"
+        )
         verdict = "ok" if report["overhead_share"] <= GOAL_SHARE else "ABOVE GOAL"
-        print(f"pre+post     {100 * report['overhead_share']:.2f}% of inference (goal <= {100 * GOAL_SHARE:.0f}%): {verdict}")
+        share, goal = 100 * report["overhead_share"], 100 * GOAL_SHARE
+        print(f"pre+post     {share:.2f}% of inference (goal <= {goal:.0f}%): {verdict}")
     return 0
 
 

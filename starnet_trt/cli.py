@@ -69,7 +69,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; only ``command``'s module is imported to add its options."""
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog=PROG, description="STAR-Net scene-text recognition on ONNX Runtime and TensorRT.")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="STAR-Net scene-text recognition on ONNX Runtime and TensorRT."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -141,8 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", help="ONNX model or TensorRT engine (default: the bundled model)")
-    parser.add_argument("--backend", choices=("auto", "onnxruntime", "tensorrt"), default="auto",
-                        help="inference backend (default: from the model's suffix)")
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "onnxruntime", "tensorrt"),
+        default="auto",
+        help="inference backend (default: from the model's suffix)",
+    )
     parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per model run (default 32)")
     parser.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads, 0 = automatic (default)")
 
@@ -160,12 +166,19 @@ class RecognizeCommand:
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("images", nargs="+", metavar="IMG|DIR",
-                            help="image files, or directories whose image files are read in name order")
+        parser.add_argument(
+            "images",
+            nargs="+",
+            metavar="IMG|DIR",
+            help="image files, or directories whose image files are read in name order",
+        )
         _add_model_arguments(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON array of {path, text, confidence}")
-        parser.add_argument("--skip-errors", action="store_true",
-                            help="warn about unreadable images and go on (exit status 1 if any was skipped)")
+        parser.add_argument(
+            "--skip-errors",
+            action="store_true",
+            help="warn about unreadable images and go on (exit status 1 if any was skipped)",
+        )
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -186,15 +199,17 @@ class RecognizeCommand:
             step = rec.batch_size * 4  # print as we go on big folders
             for first in range(0, len(paths), step):
                 chunk = paths[first : first + step]
-                for path, result in zip(chunk, rec.recognize(chunk)):
+                for path, result in zip(chunk, rec.recognize(chunk), strict=True):
                     if result is None:
                         skipped += 1
                     if args.json:
-                        records.append({
-                            "path": path,
-                            "text": None if result is None else result.text,
-                            "confidence": None if result is None else result.confidence,
-                        })
+                        records.append(
+                            {
+                                "path": path,
+                                "text": None if result is None else result.text,
+                                "confidence": None if result is None else result.confidence,
+                            }
+                        )
                     elif result is not None:
                         print(f"{path}\t{result.text}\t{result.confidence:.4f}", flush=False)
         if args.json:
@@ -207,12 +222,17 @@ class EvalCommand:
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--data", required=True, metavar="GT.txt|LMDB_DIR",
-                            help="PaddleOCR label file (path<TAB>label) or an LMDB dataset folder")
+        parser.add_argument(
+            "--data",
+            required=True,
+            metavar="GT.txt|LMDB_DIR",
+            help="PaddleOCR label file (path<TAB>label) or an LMDB dataset folder",
+        )
         _add_model_arguments(parser)
         parser.add_argument("--limit", type=int, default=None, metavar="N", help="evaluate the first N samples only")
-        parser.add_argument("--json", action="store_true",
-                            help='print one JSON object {"accuracy", "ned", "count", "images_per_s"}')
+        parser.add_argument(
+            "--json", action="store_true", help='print one JSON object {"accuracy", "ned", "count", "images_per_s"}'
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: on a terminal)")
 
     @staticmethod
@@ -224,8 +244,13 @@ class EvalCommand:
             raise ValueError(f"--limit must be >= 0, got {args.limit}")
         dataset = open_dataset(args.data)
         with _open_recognizer(args, on_error="skip") as rec:
-            result = evaluate(rec, dataset, batch_size=max(64, rec.batch_size), limit=args.limit,
-                              progress=False if args.no_progress else None)
+            result = evaluate(
+                rec,
+                dataset,
+                batch_size=max(64, rec.batch_size),
+                limit=args.limit,
+                progress=False if args.no_progress else None,
+            )
         if result.failures:
             logging.getLogger("starnet_trt").warning(
                 "%d of %d images could not be read and count as wrong", result.failures, result.count

@@ -185,7 +185,7 @@ class Recognizer:
     def _check_preprocess(info: ModelInfo) -> None:
         pre = info.preprocess
         got = (pre.scale, pre.mean, pre.std)
-        if not all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(got, _NATIVE_NORMALIZATION)):
+        if not all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(got, _NATIVE_NORMALIZATION, strict=True)):
             raise ValueError(
                 f"model preprocessing scale/mean/std {got} is not supported: expected "
                 f"(1/255, 0.5, 0.5), i.e. (x / 255 - 0.5) / 0.5"
@@ -324,9 +324,7 @@ class Recognizer:
             >>> rec.recognize_one("word.png").text  # doctest: +SKIP
             'hello'
         """
-        if not (is_path(image) or isinstance(image, np.ndarray)) or (
-            isinstance(image, np.ndarray) and image.ndim == 4
-        ):
+        if not (is_path(image) or isinstance(image, np.ndarray)) or (isinstance(image, np.ndarray) and image.ndim == 4):
             raise TypeError(f"recognize_one takes one image (a path or an HxW/HxWxC array), got {type(image).__name__}")
         result = self.recognize(image, on_error="raise", return_char_probs=return_char_probs)[0]
         assert result is not None  # on_error="raise" never yields None
@@ -342,9 +340,7 @@ class Recognizer:
             raise TypeError("images must be paths or uint8 arrays; to use encoded bytes, decode with cv2.imdecode")
         if isinstance(images, Iterable) and not isinstance(images, (dict, set, frozenset)):
             return iter(images)
-        raise TypeError(
-            f"images must be a path, a uint8 array, or a list of them, got {type(images).__name__}"
-        )
+        raise TypeError(f"images must be a path, a uint8 array, or a list of them, got {type(images).__name__}")
 
     @staticmethod
     def _check_batch_array(images: np.ndarray) -> None:
@@ -355,9 +351,7 @@ class Recognizer:
         if images.shape[1] < 1 or images.shape[2] < 1:
             raise ValueError(f"expected non-empty images, got a batch of shape {images.shape}")
 
-    def _run_entries(
-        self, chunk: list[object], start: int, mode: str, char_probs: bool
-    ) -> list[Result | None]:
+    def _run_entries(self, chunk: list[object], start: int, mode: str, char_probs: bool) -> list[Result | None]:
         """Load and validate ``chunk`` (entries ``start``...), then recognize the good ones in one batch."""
         times = self._times
         out: list[Result | None] = [None] * len(chunk)
@@ -388,7 +382,7 @@ class Recognizer:
             return out
         good_pos, n = self._preprocess(arrays, good_pos, start, mode)
         if n:
-            for k, result in zip(good_pos, self._infer_decode(n, char_probs)):
+            for k, result in zip(good_pos, self._infer_decode(n, char_probs), strict=True):
                 out[k] = result
         return out
 
@@ -397,8 +391,11 @@ class Recognizer:
         # channel_order is the order of the *input* pixels: ours are BGR (OpenCV) by contract. The op writes BGR
         # planes for 3-channel models and luma for 1-channel (gray) ones.
         return {
-            "height": pre.height, "width": pre.width, "channels": pre.channels,
-            "channel_order": "bgr", "num_threads": self._num_threads,
+            "height": pre.height,
+            "width": pre.width,
+            "channels": pre.channels,
+            "channel_order": "bgr",
+            "num_threads": self._num_threads,
         }
 
     def _preprocess(
@@ -414,7 +411,7 @@ class Recognizer:
         except (TypeError, ValueError):
             # Our checks passed but the native op refused something: redo entry by entry to name (or skip) it.
             kept: list[int] = []
-            for pos, img in zip(positions, arrays):
+            for pos, img in zip(positions, arrays, strict=True):
                 row = len(kept)
                 try:
                     self._ops.resize_normalize([img], out=backend.input_buffer(row + 1)[row:], **kwargs)
@@ -446,7 +443,7 @@ class Recognizer:
         t1 = time.perf_counter()
         if backend.metadata.output == "logits":
             scores = _softmax(scores)  # argmax is unchanged; confidences need probabilities
-        indices, lengths, confidences = self._ops.ctc_greedy_decode(
+        indices, _lengths, confidences = self._ops.ctc_greedy_decode(
             scores, blank=backend.metadata.blank_index, num_threads=self._num_threads
         )
         # [n, T] class indices -> [n, T] single characters -> one fixed-width string per row: NumPy drops the
@@ -455,7 +452,7 @@ class Recognizer:
         chars = np.ascontiguousarray(self._char_table[table_idx])
         texts = chars.view(f"<U{chars.shape[1]}").reshape(n).tolist() if chars.shape[1] else [""] * n
         probs = self._char_probs(scores) if char_probs else [None] * n
-        results = [Result(t, float(c), p) for t, c, p in zip(texts, confidences.tolist(), probs)]
+        results = [Result(t, float(c), p) for t, c, p in zip(texts, confidences.tolist(), probs, strict=True)]
         times.inference += t1 - t0
         times.decode += time.perf_counter() - t1
         times.batches += 1

@@ -92,7 +92,7 @@ def test_recognize_model_errors(capsys, tmp_path, image_dir):
 def label_file(image_dir):
     gt = image_dir / "gt.txt"
     labels = ["Hello", "abc!", "zz8"]  # the last one is wrong on purpose
-    gt.write_text("".join(f"{i}_{w}.png\t{label}\n" for i, (w, label) in enumerate(zip(WORDS, labels))))
+    gt.write_text("".join(f"{i}_{w}.png\t{label}\n" for i, (w, label) in enumerate(zip(WORDS, labels, strict=True))))
     return gt
 
 
@@ -176,7 +176,8 @@ def test_ctrl_c_exits_130(capsys, monkeypatch, model, image_dir):
 
 
 def test_python_dash_m(model):
-    proc = subprocess.run([sys.executable, "-m", "starnet_trt", "inspect", model, "--json"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "starnet_trt", "inspect", model, "--json"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["outputs"][0]["shape"] == ["N", 25, 37]

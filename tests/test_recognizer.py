@@ -46,7 +46,7 @@ def test_results_follow_their_images_across_batch_boundaries(rec, n):
     results = rec.recognize([text_image(w) for w in expected])
     assert texts(results) == expected
     assert all(isinstance(r, Result) for r in results)
-    assert all(0.99 < r.confidence <= 1.0 for r, w in zip(results, expected) if w)
+    assert all(0.99 < r.confidence <= 1.0 for r, w in zip(results, expected, strict=True) if w)
 
 
 @pytest.mark.parametrize("n", [0, 3, 4, 5])
@@ -166,8 +166,13 @@ def test_skip_per_call_overrides_default(rec, caplog):
 
 @pytest.mark.parametrize(
     ("images", "exc_type"),
-    [(42, TypeError), (b"\x89PNG", TypeError), (np.zeros((2, 32, 100, 3), np.float32), TypeError),
-     (np.zeros((2, 32, 100, 2), np.uint8), ValueError), ({"a": 1}, TypeError)],
+    [
+        (42, TypeError),
+        (b"\x89PNG", TypeError),
+        (np.zeros((2, 32, 100, 3), np.float32), TypeError),
+        (np.zeros((2, 32, 100, 2), np.uint8), ValueError),
+        ({"a": 1}, TypeError),
+    ],
 )
 def test_wrong_top_level_input(rec, images, exc_type):
     with pytest.raises(exc_type):
@@ -231,7 +236,7 @@ def test_explicit_providers(model_path):
 
 
 def test_missing_and_invalid_models(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.onnx"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.onnx"):
         Recognizer(tmp_path / "nope.onnx")
     with pytest.raises(IsADirectoryError):
         Recognizer(tmp_path)
@@ -250,7 +255,7 @@ def test_model_without_metadata(tmp_path):
 
 def test_charset_disagreeing_with_output(tmp_path):
     path = make_model(tmp_path / "short.onnx", charset="0123456789", num_classes=37)
-    with pytest.raises(ValueError, match="11 classes.*37"):
+    with pytest.raises(ValueError, match=r"11 classes.*37"):
         Recognizer(path)
 
 
@@ -264,7 +269,7 @@ def test_engine_backend_is_not_faked(tmp_path):
 def test_unknown_suffix_needs_explicit_backend(tmp_path, model_path):
     renamed = tmp_path / "model.bin"
     renamed.write_bytes(model_path.read_bytes())
-    with pytest.raises(ValueError, match="'.onnx' or '.engine'"):
+    with pytest.raises(ValueError, match=r"'\.onnx' or '\.engine'"):
         Recognizer(renamed)
     with Recognizer(renamed, backend="onnxruntime") as rec:
         assert texts(rec.recognize(text_image("abc"))) == ["abc"]
@@ -272,9 +277,15 @@ def test_unknown_suffix_needs_explicit_backend(tmp_path, model_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "exc_type"),
-    [({"backend": "cuda"}, ValueError), ({"batch_size": 0}, ValueError), ({"batch_size": "8"}, TypeError),
-     ({"batch_size": True}, TypeError), ({"num_threads": -1}, ValueError), ({"providers": "CPUExecutionProvider"}, TypeError),
-     ({"on_error": "ignore"}, ValueError)],
+    [
+        ({"backend": "cuda"}, ValueError),
+        ({"batch_size": 0}, ValueError),
+        ({"batch_size": "8"}, TypeError),
+        ({"batch_size": True}, TypeError),
+        ({"num_threads": -1}, ValueError),
+        ({"providers": "CPUExecutionProvider"}, TypeError),
+        ({"on_error": "ignore"}, ValueError),
+    ],
 )
 def test_bad_arguments(model_path, kwargs, exc_type):
     with pytest.raises(exc_type):
@@ -302,7 +313,7 @@ def test_close(model_path):
     with Recognizer(model_path) as rec2:
         pass
     with pytest.raises(RuntimeError):
-        rec2.inputs
+        _ = rec2.inputs
 
 
 def test_shared_between_threads(rec):

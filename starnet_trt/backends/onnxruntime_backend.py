@@ -128,7 +128,7 @@ class OnnxRuntimeBackend(Backend):
         if inp.type != "tensor(float)" or len(inp.shape) != 4:
             raise ValueError(f"{source}: expected input '{inp.name}' float32 [N, C, H, W], got {inp.type} {inp.shape}")
         expected = (pre.channels, pre.height, pre.width)
-        for axis, (got, want) in enumerate(zip(inp.shape[1:], expected), start=1):
+        for axis, (got, want) in enumerate(zip(inp.shape[1:], expected, strict=True), start=1):
             if isinstance(got, int) and got != want:
                 raise ValueError(
                     f"{source}: input '{inp.name}' has shape {list(inp.shape)} but the metadata's preprocessing "
@@ -136,7 +136,9 @@ class OnnxRuntimeBackend(Backend):
                 )
         out = self._output()
         if out.type != "tensor(float)" or len(out.shape) != 3:
-            raise ValueError(f"{source}: expected output '{out.name}' float32 [N, T, classes], got {out.type} {out.shape}")
+            raise ValueError(
+                f"{source}: expected output '{out.name}' float32 [N, T, classes], got {out.type} {out.shape}"
+            )
         classes = out.shape[2]
         if isinstance(classes, int) and classes != self.metadata.num_classes:
             raise ValueError(
@@ -149,7 +151,10 @@ class OnnxRuntimeBackend(Backend):
         if isinstance(batch_dim, int) and batch_dim != requested:
             logger.warning(
                 "%s has a fixed batch size of %d; running batches of %d instead of %d",
-                os.path.basename(self._path), batch_dim, batch_dim, requested,
+                os.path.basename(self._path),
+                batch_dim,
+                batch_dim,
+                requested,
             )
             return batch_dim
         return requested
