@@ -233,7 +233,12 @@ class EvalCommand:
         parser.add_argument(
             "--json", action="store_true", help='print one JSON object {"accuracy", "ned", "count", "images_per_s"}'
         )
-        parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: on a terminal)")
+        parser.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="progress bar on stderr (default: when stderr is a terminal)",
+        )
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
@@ -249,7 +254,7 @@ class EvalCommand:
                 dataset,
                 batch_size=max(64, rec.batch_size),
                 limit=args.limit,
-                progress=False if args.no_progress else None,
+                progress=args.progress,
             )
         if result.failures:
             logging.getLogger("starnet_trt").warning(

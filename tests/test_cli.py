@@ -112,6 +112,13 @@ def test_eval_text_and_limit(capsys, model, label_file):
     assert "word accuracy  1.0000" in out and "count          2" in out
 
 
+def test_eval_progress_goes_to_stderr(capsys, model, label_file):
+    code, out, err = run_cli(capsys, "eval", "--data", label_file, "--model", model, "--json", "--progress")
+    assert code == 0
+    assert json.loads(out)["count"] == 3
+    assert "3/3" in err
+
+
 def test_eval_missing_dataset(capsys, model, tmp_path):
     code, _, err = run_cli(capsys, "eval", "--data", tmp_path / "none.txt", "--model", model)
     assert code == 2 and "dataset not found" in err
@@ -181,3 +188,14 @@ def test_python_dash_m(model):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["outputs"][0]["shape"] == ["N", 25, 37]
+
+
+def test_python_dash_m_recognize(model, image_dir):
+    proc = subprocess.run(
+        [sys.executable, "-m", "starnet_trt", "recognize", str(image_dir), "--model", model],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split("\t")[1] for line in proc.stdout.splitlines()] == WORDS

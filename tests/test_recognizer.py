@@ -99,6 +99,14 @@ def test_narrow_image_is_padded_with_blank(rec):
     assert texts(rec.recognize(text_image("abc", steps=8))) == ["abc"]
 
 
+def test_very_wide_and_very_tall_images(rec):
+    wide = np.full((20, 60000, 3), 200, np.uint8)  # resized straight to 32x100, never to full height first
+    tall = np.full((20000, 3, 3), 90, np.uint8)
+    results = rec.recognize([wide, tall, text_image("abc")])
+    assert len(results) == 3 and results[2].text == "abc"
+    assert all(isinstance(r.text, str) for r in results)
+
+
 def test_generator_input(rec):
     expected = words(6)
     assert texts(rec.recognize(text_image(w) for w in expected)) == expected
