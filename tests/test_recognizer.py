@@ -222,6 +222,24 @@ def test_logits_model_gives_probabilities(tmp_path, rec):
     assert np.allclose([r.confidence for r in got], [r.confidence for r in want], atol=1e-5)
 
 
+def test_output_shape_left_dynamic_by_the_exporter(tmp_path, monkeypatch):
+    # TorchScript exports of the real model declare probs as [batch, <symbol>, 37]; ORT infers the tiny model's
+    # shape, so present its output as symbolic to exercise the "learn T from one run" path.
+    from starnet_trt.backends import onnxruntime_backend
+    from starnet_trt.backends.base import TensorInfo
+
+    def symbolic_output(self):
+        return TensorInfo("probs", ("N", "T", "classes"), "tensor(float)")
+
+    monkeypatch.setattr(onnxruntime_backend.OnnxRuntimeBackend, "_output", symbolic_output)
+    with Recognizer(make_model(tmp_path / "dyn.onnx"), batch_size=4) as rec:
+        assert rec._backend._out_buf.shape == (4, 25, 37)
+        assert texts(rec.recognize([text_image(w) for w in words(5)])) == words(5)
+    bad = make_model(tmp_path / "dyn_bad.onnx", charset="0123456789", num_classes=37)
+    with pytest.raises(ValueError, match=r"37 classes.*11"):
+        Recognizer(bad)
+
+
 def test_gray_model_accepts_bgr_and_gray(tmp_path):
     path = make_model(tmp_path / "gray.onnx", channels=1)
     img = text_image("abc")

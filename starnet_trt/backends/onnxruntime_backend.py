@@ -87,14 +87,15 @@ class OnnxRuntimeBackend(Backend):
         self._in_name = self._inputs[0].name
         self._out_name = self._output().name
         self._in_buf = np.zeros((self.max_batch, pre.channels, pre.height, pre.width), np.float32)
-        steps, classes = self._output().shape[1:]
-        # Models with a dynamic T or class axis get ORT-allocated outputs; fixed ones a buffer of our own.
-        self._out_buf = (
-            np.zeros((self.max_batch, steps, classes), np.float32)
-            if isinstance(steps, int) and isinstance(classes, int)
-            else None
-        )
+        self._out_buf: np.ndarray | None = None
         self._bindings: dict[int, Any] = {}
+        steps, classes = self._output().shape[1:]
+        if not (isinstance(steps, int) and isinstance(classes, int)):
+            # TorchScript exports often leave T symbolic although the fixed input width fixes it: learn the output
+            # shape from one run (ORT-allocated output), then bind our own buffer like for a fully static model.
+            steps, classes = self.run(1).shape[1:]
+            self._bindings.clear()
+        self._out_buf = np.zeros((self.max_batch, steps, classes), np.float32)
 
     # -- model description -------------------------------------------------------------------------------------
 
