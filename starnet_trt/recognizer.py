@@ -45,7 +45,8 @@ class StageTimes:
 
     Attributes:
         read: Reading and decoding image files given as paths.
-        preprocess: Validation plus ``resize_normalize`` into the input buffer.
+        preprocess: ``resize_normalize`` into the input buffer (the per-entry Python checks before it, a few
+            microseconds per image, are not included).
         inference: The backend run (ONNX Runtime ``run_with_iobinding``).
         decode: Softmax for logit models, ``ctc_greedy_decode`` and the charset lookup.
         batches: Backend runs.
@@ -283,6 +284,8 @@ class Recognizer:
                 at a time, so a generator of paths never holds more than ``batch_size`` decoded images.
             on_error: ``"raise"`` (an exception naming the bad entry) or ``"skip"`` (its result is ``None``, the
                 other entries are unaffected and a warning is logged); ``None`` uses the constructor's default.
+                An ``NxHxWxC`` batch array is checked as a whole (its images share dtype and shape), so a bad one
+                raises in either mode.
             return_char_probs: Also fill ``Result.char_probs`` with each character's probability.
 
         Returns:
