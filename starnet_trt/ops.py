@@ -16,6 +16,7 @@ from starnet_trt import _core
 __all__ = ["ctc_greedy_decode", "resize_normalize"]
 
 _CHANNEL_ORDERS = ("bgr", "rgb")
+_UINT8 = np.dtype(np.uint8)
 
 
 def _check_image(img: object, where: str) -> None:
@@ -50,7 +51,15 @@ def _check_images(images: object) -> int:
     if len(images) == 0:
         raise ValueError("images: expected at least one image, got an empty list")
     for i, img in enumerate(images):
-        _check_image(img, f"images[{i}]")
+        # Cheap test first (this loop runs per image on the hot path); the slow one builds the message.
+        if (
+            type(img) is not np.ndarray
+            or img.dtype != _UINT8
+            or not 2 <= img.ndim <= 3
+            or not (img.shape[0] and img.shape[1])
+            or (img.ndim == 3 and img.shape[2] not in (1, 3, 4))
+        ):
+            _check_image(img, f"images[{i}]")
     return len(images)
 
 

@@ -47,13 +47,25 @@ STARNET_HD inline double linearScale(int32_t srcSize, int32_t dstSize)
     return 1.0 / (static_cast<double>(dstSize) / static_cast<double>(srcSize));
 }
 
+//! cvRound for the small values used here (|v| <= 2^22). On the host this avoids nearbyint/floorf library calls,
+//! which cost more than the rest of the tap computation on SSE2-only builds.
 STARNET_HD inline int32_t roundHalfEven(float v)
 {
 #if defined(__CUDA_ARCH__)
     return __float2int_rn(v);
 #else
-    return static_cast<int32_t>(std::nearbyint(v));
+    // Adding and removing 1.5 * 2^23 rounds to an integer in the default round-half-even mode. Exact as long as
+    // the compiler may not reassociate floats: never build this with -ffast-math.
+    constexpr float kMAGIC = 12582912.f;
+    return static_cast<int32_t>((v + kMAGIC) - kMAGIC);
 #endif
+}
+
+//! floor() of a float that fits in int32.
+STARNET_HD inline int32_t floorToInt(float v)
+{
+    const int32_t t = static_cast<int32_t>(v); // truncates toward zero
+    return static_cast<float>(t) > v ? t - 1 : t;
 }
 
 //! Half-pixel-centre source position of output index `dst`, as OpenCV computes it (double, then float).
@@ -73,7 +85,7 @@ STARNET_HD inline float sourcePosition(int32_t dst, double scale)
 STARNET_HD inline LinearTap linearTap(int32_t dst, double scale, int32_t srcSize, bool clampFraction)
 {
     float f = sourcePosition(dst, scale);
-    int32_t s = static_cast<int32_t>(floorf(f));
+    int32_t s = floorToInt(f);
     f -= static_cast<float>(s);
     if (clampFraction)
     {
@@ -102,13 +114,25 @@ STARNET_HD inline int32_t horizontal(uint8_t p0, uint8_t p1, const LinearTap& tx
     return static_cast<int32_t>(p0) * tx.w0 + static_cast<int32_t>(p1) * tx.w1;
 }
 
-//! Vertical pass with OpenCV's SIMD rounding: ((h0 >> 4) * w0 >> 16) + ((h1 >> 4) * w1 >> 16), then (x + 2) >> 2.
+//! Vertical-pass input: OpenCV packs the horizontal sums to int16 after `>> 4` (never saturates: the sum is at most
+//! 255 * 2049). Storing rows in this form lets CPU loops use 16-bit SIMD multiplies (pmulhw), like OpenCV.
+STARNET_HD inline int16_t verticalInput(int32_t h)
+{
+    return static_cast<int16_t>(h >> 4);
+}
+
+//! Vertical pass with OpenCV's SIMD rounding: mulhi(a, w0) + mulhi(b, w1), then (x + 2) >> 2, saturated to uint8.
+STARNET_HD inline uint8_t verticalBlend(int16_t a, int16_t b, int16_t w0, int16_t w1)
+{
+    const int32_t hi0 = (static_cast<int32_t>(a) * w0) >> 16;
+    const int32_t hi1 = (static_cast<int32_t>(b) * w1) >> 16;
+    const int32_t v = (hi0 + hi1 + 2) >> 2;
+    return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
 STARNET_HD inline uint8_t vertical(int32_t h0, int32_t h1, const LinearTap& ty)
 {
-    const int32_t a = ((h0 >> 4) * ty.w0) >> 16;
-    const int32_t b = ((h1 >> 4) * ty.w1) >> 16;
-    const int32_t v = (a + b + 2) >> 2;
-    return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+    return verticalBlend(verticalInput(h0), verticalInput(h1), static_cast<int16_t>(ty.w0), static_cast<int16_t>(ty.w1));
 }
 
 //! PaddleOCR normalisation in float32, same operation order as numpy: (v / 255 - 0.5) / 0.5.
