@@ -72,6 +72,15 @@ def export_model(
             dynamo=False,
         )
         proto = onnx.load(str(tmp))
+        # The tracer cannot see through the LSTM, so it leaves the time axis symbolic; it is fixed by the
+        # architecture (width / 4), and consumers (IOBinding buffers, TensorRT profiles) want it concrete.
+        with torch.no_grad():
+            t_steps, classes = model(dummy).shape[1:]
+        dims = proto.graph.output[0].type.tensor_type.shape.dim
+        dims[1].ClearField("dim_param")
+        dims[1].dim_value = int(t_steps)
+        dims[2].ClearField("dim_param")
+        dims[2].dim_value = int(classes)
         proto.doc_string = f"STAR-Net {model.arch} exported by starnet-trt"
         del proto.metadata_props[:]
         for key, value in sorted(info.to_props().items()):
