@@ -96,6 +96,23 @@ def test_collapse_semantics() -> None:
     assert lengths[0] == 0 and conf[0] == 0.0 and (indices == -1).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("classes", [1, 3, 4, 5, 8, 37, 41])
+def test_argmax_edge_values(dtype: type, classes: int) -> None:
+    """Ties across SIMD lanes, infinities and the largest finite value all follow numpy's first-index argmax."""
+    finfo = np.finfo(dtype)
+    rows = [
+        np.zeros(classes),  # all tied -> class 0 (blank)
+        np.full(classes, -np.inf),  # all -inf -> class 0
+        np.r_[np.full(classes - 1, -np.inf), finfo.min][-classes:],  # -inf then the lowest finite value
+        np.r_[np.arange(classes) % 3][::-1],  # repeated maxima in several lanes
+        np.r_[np.zeros(classes - 1), np.inf][-classes:],  # +inf last
+    ]
+    scores = np.stack([np.tile(r, (3, 1)) for r in rows]).astype(dtype)
+    _check(scores, blank=0)
+    _check(scores, blank=classes - 1)
+
+
 def test_matches_paddleocr_ctc_label_decode() -> None:
     rng = np.random.default_rng(2)
     logits = rng.normal(size=(64, 25, 37)) * 3

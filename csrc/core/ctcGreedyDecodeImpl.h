@@ -4,14 +4,16 @@
 #include "platform.h"
 
 #include <cstdint>
+#include <math.h>
 
 namespace starnet
 {
 namespace ctc
 {
 
-//! Running argmax over the classes of one time step. Ties keep the first index (numpy argmax semantics),
-//! which is why the comparison is strict.
+//! Running argmax over the classes of one time step. Ties keep the first index (numpy argmax semantics), which is
+//! why the comparison is strict. Starting from (-inf, 0) needs no "empty" flag: if every score is -inf the answer is
+//! class 0, as in numpy, and a partial result that saw no larger value never wins a merge it should lose.
 struct ArgMax
 {
     float value;
@@ -20,34 +22,24 @@ struct ArgMax
 
 STARNET_HD inline ArgMax argMaxInit()
 {
-    return ArgMax{-3.402823466e38f, -1};
+    return ArgMax{-INFINITY, 0};
 }
 
 STARNET_HD inline void argMaxUpdate(ArgMax& best, float v, int32_t index)
 {
-    if (best.index < 0 || v > best.value)
-    {
-        best.value = v;
-        best.index = index;
-    }
+    // Selects, not a branch: on real scores the comparison is unpredictable (NaN compares false and is reported
+    // separately by the callers).
+    const bool take = v > best.value;
+    const int32_t mask = -static_cast<int32_t>(take); // all ones when taking; compilers keep this branch-free
+    best.value = best.value < v ? v : best.value;     // maxss form; same as `take ? v : value`, NaN keeps value
+    best.index = (index & mask) | (best.index & ~mask);
 }
 
-//! Merge two partial results (warp reduction): larger value wins, the smaller index on ties.
+//! Merge two partial results (warp lanes, interleaved CPU chains): larger value wins, the smaller index on ties.
 STARNET_HD inline ArgMax argMaxMerge(ArgMax a, ArgMax b)
 {
-    if (a.index < 0)
-    {
-        return b;
-    }
-    if (b.index < 0)
-    {
-        return a;
-    }
-    if (b.value > a.value || (b.value == a.value && b.index < a.index))
-    {
-        return b;
-    }
-    return a;
+    const bool takeB = b.value > a.value || (b.value == a.value && b.index < a.index);
+    return takeB ? b : a;
 }
 
 //! Collapse state of one sample: the previous raw argmax (blanks included, so "a - a" decodes to "aa") and the
