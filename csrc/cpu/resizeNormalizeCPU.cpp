@@ -11,6 +11,7 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#include <xmmintrin.h>
 #endif
 
 namespace starnet
@@ -88,31 +89,34 @@ void horizontalPackedSSE2(const uint8_t* src, int64_t rowBytes, int32_t rw, cons
     const int64_t* off0 = s.xOff0.data();
     const int64_t* off1 = s.xOff1.data();
     const int32_t* w01 = s.xW01.data();
-    for (int32_t x = 0; x < rw; ++x)
+    // Offsets grow with x, so only a suffix of pixels can have a 4-byte load running past the end of the row
+    // (the last pixel of a 3-channel row); find it once instead of testing every pixel.
+    int32_t safe = rw;
+    while (safe > 0 && off1[safe - 1] + 4 > rowBytes)
     {
-        const int64_t o0 = off0[x];
-        const int64_t o1 = off1[x];
-        int16_t* d = dst + static_cast<int64_t>(x) * kLANES;
-        if (o0 + 4 > rowBytes || o1 + 4 > rowBytes)
-        {
-            // Last pixel of a 3-channel row: a 4-byte load could read past the end of the image.
-            const resize::LinearTap t{0, 0, s.xW0[static_cast<size_t>(x)], s.xW1[static_cast<size_t>(x)]};
-            for (int32_t c = 0; c < 3; ++c)
-            {
-                d[c] = resize::verticalInput(resize::horizontal(src[o0 + c], src[o1 + c], t));
-            }
-            d[3] = 0;
-            continue;
-        }
+        --safe;
+    }
+    for (int32_t x = 0; x < safe; ++x)
+    {
         int32_t a;
         int32_t b;
-        std::memcpy(&a, src + o0, 4);
-        std::memcpy(&b, src + o1, 4);
+        std::memcpy(&a, src + off0[x], 4);
+        std::memcpy(&b, src + off1[x], 4);
         __m128i pairs = _mm_unpacklo_epi8(_mm_cvtsi32_si128(a), _mm_cvtsi32_si128(b)); // a0 b0 a1 b1 ...
         pairs = _mm_unpacklo_epi8(pairs, zero);                                       // as int16
         __m128i h = _mm_madd_epi16(pairs, _mm_set1_epi32(w01[x]));
         h = _mm_srai_epi32(h, 4);
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(d), _mm_packs_epi32(h, h));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + static_cast<int64_t>(x) * kLANES), _mm_packs_epi32(h, h));
+    }
+    for (int32_t x = safe; x < rw; ++x)
+    {
+        const resize::LinearTap t{0, 0, s.xW0[static_cast<size_t>(x)], s.xW1[static_cast<size_t>(x)]};
+        int16_t* d = dst + static_cast<int64_t>(x) * kLANES;
+        for (int32_t c = 0; c < 3; ++c)
+        {
+            d[c] = resize::verticalInput(resize::horizontal(src[off0[x] + c], src[off1[x] + c], t));
+        }
+        d[3] = 0;
     }
 }
 
@@ -217,11 +221,46 @@ void computeTaps(const ImageDesc& img, int32_t rw, int32_t outH, Scratch& s)
     }
 }
 
+//! Asks for the source rows of the next output row while this one is computed. Word crops are read once, from
+//! DRAM, and a downscale jumps over rows, which the hardware prefetcher does not anticipate; profiling showed the
+//! first pixel loads of each row dominating the horizontal pass.
+void prefetchRows(const ImageDesc& img, const uint8_t* base, const resize::LinearTap& next, const Scratch& s)
+{
+#if defined(__SSE2__)
+    if (img.strideX != img.channels || img.strideC != 1)
+    {
+        return;
+    }
+    const int64_t bytes = static_cast<int64_t>(img.width) * img.channels;
+    for (const int32_t r : {next.i0, next.i1})
+    {
+        if (r == s.rowIds[0] || r == s.rowIds[1])
+        {
+            continue;
+        }
+        const char* row = reinterpret_cast<const char*>(base + r * img.strideY);
+        for (int64_t b = 0; b < bytes; b += 64)
+        {
+            _mm_prefetch(row + b, _MM_HINT_T0);
+        }
+    }
+#else
+    (void) img;
+    (void) base;
+    (void) next;
+    (void) s;
+#endif
+}
+
 void resizeOne(const ImageDesc& img, const ResizeOutput& out, bool inputIsRgb, float* dst, int32_t& widthOut,
     Scratch& s)
 {
     const int32_t rw = resize::resizedWidth(img.height, img.width, out.height, out.width);
     widthOut = rw;
+    s.rowIds[0] = s.rowIds[1] = -1;
+    // The first output row reads source rows 0 and 1 (or only 0): fetch them while the taps are computed.
+    const uint8_t* base = img.data + img.offset;
+    prefetchRows(img, base, resize::LinearTap{0, img.height > 1 ? 1 : 0, 0, 0}, s);
     computeTaps(img, rw, out.height, s);
     const int32_t lanes = img.channels == 1 ? 1 : kLANES;
     const size_t count = static_cast<size_t>(rw) * static_cast<size_t>(lanes);
@@ -230,7 +269,6 @@ void resizeOne(const ImageDesc& img, const ResizeOutput& out, bool inputIsRgb, f
         row.resize(count);
     }
     s.levels.resize(count);
-    s.rowIds[0] = s.rowIds[1] = -1;
 
     // Lane feeding each B, G, R output plane.
     int32_t laneOf[3];
@@ -239,12 +277,15 @@ void resizeOne(const ImageDesc& img, const ResizeOutput& out, bool inputIsRgb, f
         laneOf[p] = resize::sourceChannel(p, img.channels, inputIsRgb);
     }
     const int64_t plane = static_cast<int64_t>(out.height) * out.width;
-    const uint8_t* base = img.data + img.offset;
     uint8_t* levels = s.levels.data();
     for (int32_t y = 0; y < out.height; ++y)
     {
         const resize::LinearTap ty = s.yTaps[static_cast<size_t>(y)];
         prepareRows(img, base, ty, lanes, rw, s);
+        if (y + 1 < out.height)
+        {
+            prefetchRows(img, base, s.yTaps[static_cast<size_t>(y) + 1], s);
+        }
         const int16_t* h0 = s.rows[0].data();
         const int16_t* h1 = s.rows[1].data();
         const auto w0 = static_cast<int16_t>(ty.w0);
