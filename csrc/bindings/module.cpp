@@ -38,15 +38,21 @@ bool isUint8(const py::array& a)
     return a.dtype().kind() == 'u' && a.itemsize() == 1;
 }
 
-ImageDesc describeImage(const py::array& a, const std::string& where)
+//! Error prefix naming the batch index; built only when an error is actually thrown (this runs per image).
+std::string imageWhere(size_t i)
+{
+    return "images[" + std::to_string(i) + "]: ";
+}
+
+ImageDesc describeImage(const py::array& a, size_t index)
 {
     if (!isUint8(a))
     {
-        throw std::invalid_argument(where + "expected uint8, got dtype " + std::string(py::str(a.dtype())));
+        throw std::invalid_argument(imageWhere(index) + "expected uint8, got dtype " + std::string(py::str(a.dtype())));
     }
     if (a.ndim() != 2 && a.ndim() != 3)
     {
-        throw std::invalid_argument(where + "expected an HxW or HxWxC image, got shape " + shapeString(a));
+        throw std::invalid_argument(imageWhere(index) + "expected an HxW or HxWxC image, got shape " + shapeString(a));
     }
     ImageDesc d;
     d.data = static_cast<const uint8_t*>(a.data());
@@ -58,7 +64,7 @@ ImageDesc describeImage(const py::array& a, const std::string& where)
     d.strideC = a.ndim() == 3 ? a.strides(2) : 0;
     if (a.shape(0) > INT32_MAX || a.shape(1) > INT32_MAX)
     {
-        throw std::invalid_argument(where + "image too large: " + shapeString(a));
+        throw std::invalid_argument(imageWhere(index) + "image too large: " + shapeString(a));
     }
     return d;
 }
@@ -105,13 +111,12 @@ std::vector<ImageDesc> describeBatch(const py::object& images, std::vector<py::a
     for (size_t i = 0; i < py::len(seq); ++i)
     {
         py::object item = seq[i];
-        const std::string where = "images[" + std::to_string(i) + "]: ";
         if (!py::isinstance<py::array>(item))
         {
-            throw py::type_error(where + "expected a numpy array, got " + py::type::handle_of(item).attr("__name__").cast<std::string>());
+            throw py::type_error(imageWhere(i) + "expected a numpy array, got " + py::type::handle_of(item).attr("__name__").cast<std::string>());
         }
         py::array a = py::reinterpret_borrow<py::array>(item);
-        descs.push_back(describeImage(a, where));
+        descs.push_back(describeImage(a, i));
         keepAlive.push_back(a);
     }
     return descs;

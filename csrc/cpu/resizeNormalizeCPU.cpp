@@ -355,19 +355,19 @@ void validateResizeArgs(const std::vector<ImageDesc>& images, const ResizeOutput
     for (size_t i = 0; i < images.size(); ++i)
     {
         const ImageDesc& img = images[i];
-        const std::string where = "images[" + std::to_string(i) + "]: ";
+        const auto where = [i]() { return "images[" + std::to_string(i) + "]: "; }; // only on error: runs per image
         if (img.data == nullptr && img.height * static_cast<int64_t>(img.width) > 0)
         {
-            throw std::invalid_argument(where + "null data pointer");
+            throw std::invalid_argument(where() + "null data pointer");
         }
         if (img.height < 1 || img.width < 1)
         {
-            throw std::invalid_argument(where + "expected a non-empty image, got " + std::to_string(img.height) + "x"
+            throw std::invalid_argument(where() + "expected a non-empty image, got " + std::to_string(img.height) + "x"
                 + std::to_string(img.width));
         }
         if (img.channels != 1 && img.channels != 3 && img.channels != 4)
         {
-            throw std::invalid_argument(where + "expected 1, 3 or 4 channels, got " + std::to_string(img.channels));
+            throw std::invalid_argument(where() + "expected 1, 3 or 4 channels, got " + std::to_string(img.channels));
         }
     }
 }
