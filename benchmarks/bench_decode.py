@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def native_with_text() -> list[str]:
         indices, lengths, _ = ctc_greedy_decode(probs, num_threads=args.threads)
-        return ["".join(CHARSET[k] for k in row[:n]) for row, n in zip(indices.tolist(), lengths.tolist())]
+        return ["".join(CHARSET[k] for k in row[:n]) for row, n in zip(indices.tolist(), lengths.tolist(), strict=True)]
 
     def python_ref() -> None:
         reference.ctc_label_decode(probs, CHARSET)

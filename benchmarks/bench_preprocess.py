@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     outs = [outs_by_size[len(b)] for b in batches]
 
     def native() -> None:
-        for batch, out in zip(batches, outs):
+        for batch, out in zip(batches, outs, strict=True):
             resize_normalize(batch, out, num_threads=args.threads)
 
     def python_loop() -> None:
@@ -104,12 +104,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| preprocess ({result['images']} images, batch {args.batch}) | total s | us/image |")
     print("|---|---|---|")
     print(f"| reference.resize_norm_img loop | {t_python:.4f} | {result['python_us_per_image']:.1f} |")
-    print(f"| native resize_normalize ({result['threads']} threads) | {t_native:.4f} | "
-          f"{result['native_us_per_image']:.1f} |")
+    print(
+        f"| native resize_normalize ({result['threads']} threads) | {t_native:.4f} | "
+        f"{result['native_us_per_image']:.1f} |"
+    )
     print(f"| hot cache: reference loop on one batch | | {result['hot_python_us_per_image']:.1f} |")
     print(f"| hot cache: native on one batch | | {result['hot_native_us_per_image']:.1f} |")
-    print(f"\nspeedup: {result['speedup']:.1f}x full pass, {result['hot_speedup']:.1f}x hot cache "
-          f"(max |diff| first batch: {max_diff:.2g})")
+    print(
+        f"\nspeedup: {result['speedup']:.1f}x full pass, {result['hot_speedup']:.1f}x hot cache "
+        f"(max |diff| first batch: {max_diff:.2g})"
+    )
 
 
 if __name__ == "__main__":

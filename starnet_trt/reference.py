@@ -36,7 +36,7 @@ def resize_norm_img(img: np.ndarray, image_shape: Sequence[int] = (3, 32, 100)) 
     if math.ceil(img_h * ratio) > img_w:
         resized_w = img_w
     else:
-        resized_w = int(math.ceil(img_h * ratio))
+        resized_w = int(math.ceil(img_h * ratio))  # noqa: RUF046 (verbatim PaddleOCR)
     resized_image = cv2.resize(img, (resized_w, img_h))
     resized_image = resized_image.astype("float32")
     if img_c == 1:
@@ -68,8 +68,9 @@ def ctc_label_decode(probs: np.ndarray, character: Sequence[str]) -> list[tuple[
         [('ab', 1.0)]
     """
     if len(character) != probs.shape[2]:
-        raise ValueError(f"character: expected {probs.shape[2]} entries (one per class, blank first), "
-                         f"got {len(character)}")
+        raise ValueError(
+            f"character: expected {probs.shape[2]} entries (one per class, blank first), got {len(character)}"
+        )
     preds_idx = probs.argmax(axis=2)
     preds_prob = probs.max(axis=2)
     ignored_tokens = [0]

@@ -80,7 +80,7 @@ def test_threads_agree() -> None:
     scores = np.random.default_rng(1).random((97, 25, 37)).astype(np.float32)
     one = ctc_greedy_decode(scores, num_threads=1)
     many = ctc_greedy_decode(scores, num_threads=8)
-    for a, b in zip(one, many):
+    for a, b in zip(one, many, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -182,7 +182,7 @@ def test_cuda_twin_matches_cpu(dtype: type) -> None:
         scores = (rng.integers(0, levels, size=shape) / levels if levels else rng.random(shape)).astype(dtype)
         cpu = ctc_greedy_decode(scores)
         gpu = _core.ctc_greedy_decode_cuda(scores[:, ::-1][:, ::-1])
-        for a, b in zip(cpu, gpu):
+        for a, b in zip(cpu, gpu, strict=True):
             np.testing.assert_array_equal(a, b)
     scores = rng.random((8, 5, 6)).astype(dtype)
     scores[5, 1, 1] = np.nan

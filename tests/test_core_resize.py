@@ -243,7 +243,7 @@ def test_readonly_out_and_bad_options() -> None:
     out.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         resize_normalize([_ok()], out)
-    with pytest.raises(ValueError, match="channel_order.*'bgra'"):
+    with pytest.raises(ValueError, match=r"channel_order.*'bgra'"):
         resize_normalize([_ok()], channel_order="bgra")
     with pytest.raises(ValueError, match="channels"):
         resize_normalize([_ok()], channels=4)
