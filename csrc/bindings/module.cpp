@@ -113,7 +113,8 @@ std::vector<ImageDesc> describeBatch(const py::object& images, std::vector<py::a
         py::object item = seq[i];
         if (!py::isinstance<py::array>(item))
         {
-            throw py::type_error(imageWhere(i) + "expected a numpy array, got " + py::type::handle_of(item).attr("__name__").cast<std::string>());
+            throw py::type_error(imageWhere(i) + "expected a numpy array, got "
+                                 + py::type::handle_of(item).attr("__name__").cast<std::string>());
         }
         py::array a = py::reinterpret_borrow<py::array>(item);
         descs.push_back(describeImage(a, i));
@@ -130,8 +131,8 @@ starnet::ResizeOutput describeOutput(const py::array& out, size_t batch)
     }
     if (out.ndim() != 4 || static_cast<size_t>(out.shape(0)) != batch || (out.shape(1) != 1 && out.shape(1) != 3))
     {
-        throw std::invalid_argument("out: expected shape (" + std::to_string(batch) + ", 1|3, H, W), got "
-            + shapeString(out));
+        throw std::invalid_argument(
+            "out: expected shape (" + std::to_string(batch) + ", 1|3, H, W), got " + shapeString(out));
     }
     if (!(out.flags() & py::array::c_style))
     {
@@ -166,7 +167,8 @@ py::array requireArray(const py::object& obj, const char* name)
 {
     if (!py::isinstance<py::array>(obj))
     {
-        throw py::type_error(std::string(name) + ": expected a numpy array, got " + py::type::handle_of(obj).attr("__name__").cast<std::string>());
+        throw py::type_error(std::string(name) + ": expected a numpy array, got "
+                             + py::type::handle_of(obj).attr("__name__").cast<std::string>());
     }
     return py::reinterpret_borrow<py::array>(obj);
 }
@@ -238,8 +240,8 @@ starnet::ScoresView describeScores(const py::array& scores, int32_t blank)
     }
     if (blank < 0 || blank >= s.classes)
     {
-        throw std::invalid_argument("blank: expected 0 <= blank < " + std::to_string(s.classes) + ", got "
-            + std::to_string(blank));
+        throw std::invalid_argument(
+            "blank: expected 0 <= blank < " + std::to_string(s.classes) + ", got " + std::to_string(blank));
     }
     return s;
 }
@@ -294,7 +296,12 @@ PYBIND11_MODULE(_core, m)
         "Number of visible CUDA devices; 0 when there is no driver or GPU (never raises).");
 #else
     m.attr("has_cuda") = false;
-    m.def("cuda_device_count", []() { return 0; }, "Always 0: this build has no CUDA support.");
+    m.def(
+        "cuda_device_count",
+        []() {
+            return 0;
+        },
+        "Always 0: this build has no CUDA support.");
 #endif
 
     m.def(

@@ -132,7 +132,8 @@ STARNET_HD inline uint8_t verticalBlend(int16_t a, int16_t b, int16_t w0, int16_
 
 STARNET_HD inline uint8_t vertical(int32_t h0, int32_t h1, const LinearTap& ty)
 {
-    return verticalBlend(verticalInput(h0), verticalInput(h1), static_cast<int16_t>(ty.w0), static_cast<int16_t>(ty.w1));
+    return verticalBlend(
+        verticalInput(h0), verticalInput(h1), static_cast<int16_t>(ty.w0), static_cast<int16_t>(ty.w1));
 }
 
 //! PaddleOCR normalisation in float32, same operation order as numpy: (v / 255 - 0.5) / 0.5.

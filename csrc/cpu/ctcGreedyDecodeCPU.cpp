@@ -78,8 +78,7 @@ int64_t argMaxFloatSSE2(const float* row, int64_t classes, ctc::ArgMax& best, bo
 //! kUNIT_STRIDE: classes are contiguous (the usual layout), so the inner loop walks a pointer instead of multiplying
 //! by a runtime stride.
 template <bool kUNIT_STRIDE, typename Load>
-bool decodeOne(const ScoresView& s, int64_t n, int32_t blank, int32_t* indices, int32_t& length, float& conf,
-    Load load)
+bool decodeOne(const ScoresView& s, int64_t n, int32_t blank, int32_t* indices, int32_t& length, float& conf, Load load)
 {
     const int64_t strideC = kUNIT_STRIDE ? 1 : s.strideC;
     ctc::CollapseState state = ctc::collapseInit();

@@ -22,7 +22,7 @@ struct ScoresView
 //! Decodes every sample. Outputs: indices [N, T] (kept classes first, padded with -1), lengths [N],
 //! confidences [N]. Returns -1 on success, otherwise the index of the first sample containing NaN (its outputs
 //! are unspecified). Does not throw; may run without the GIL.
-int64_t ctcGreedyDecodeCPU(
-    const ScoresView& scores, int32_t blank, int32_t* indices, int32_t* lengths, float* confidences, int32_t numThreads);
+int64_t ctcGreedyDecodeCPU(const ScoresView& scores, int32_t blank, int32_t* indices, int32_t* lengths,
+    float* confidences, int32_t numThreads);
 
 } // namespace starnet

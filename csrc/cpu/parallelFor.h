@@ -39,7 +39,7 @@ void parallelFor(int64_t items, int32_t threads, Body&& body)
     std::atomic<int64_t> next{0};
     auto worker = [&](int32_t id) {
         for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < items;
-             i = next.fetch_add(1, std::memory_order_relaxed))
+            i = next.fetch_add(1, std::memory_order_relaxed))
         {
             body(id, i);
         }

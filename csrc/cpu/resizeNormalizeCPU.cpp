@@ -103,7 +103,7 @@ void horizontalPackedSSE2(const uint8_t* src, int64_t rowBytes, int32_t rw, cons
         std::memcpy(&a, src + off0[x], 4);
         std::memcpy(&b, src + off1[x], 4);
         __m128i pairs = _mm_unpacklo_epi8(_mm_cvtsi32_si128(a), _mm_cvtsi32_si128(b)); // a0 b0 a1 b1 ...
-        pairs = _mm_unpacklo_epi8(pairs, zero);                                       // as int16
+        pairs = _mm_unpacklo_epi8(pairs, zero);                                        // as int16
         __m128i h = _mm_madd_epi16(pairs, _mm_set1_epi32(w01[x]));
         h = _mm_srai_epi32(h, 4);
         _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + static_cast<int64_t>(x) * kLANES), _mm_packs_epi32(h, h));
@@ -133,8 +133,8 @@ int32_t colourRowSSE2(const int16_t* h0, const int16_t* h1, int16_t w0, int16_t 
     const __m128i byteMask = _mm_set1_epi32(0xff);
     const __m128 k255 = _mm_set1_ps(255.f);
     const __m128 kHalf = _mm_set1_ps(0.5f);
-    const __m128i shift[3] = {_mm_cvtsi32_si128(8 * laneOf[0]), _mm_cvtsi32_si128(8 * laneOf[1]),
-        _mm_cvtsi32_si128(8 * laneOf[2])};
+    const __m128i shift[3] = {
+        _mm_cvtsi32_si128(8 * laneOf[0]), _mm_cvtsi32_si128(8 * laneOf[1]), _mm_cvtsi32_si128(8 * laneOf[2])};
     int32_t x = 0;
     for (; x + 4 <= rw; x += 4)
     {
@@ -159,8 +159,8 @@ int32_t colourRowSSE2(const int16_t* h0, const int16_t* h1, int16_t w0, int16_t 
 #endif
 
 //! Horizontal pass of source row `r` into `dst` ([x][lanes]).
-void horizontalRow(const ImageDesc& img, const uint8_t* base, int32_t r, int32_t lanes, int32_t rw, const Scratch& s,
-    int16_t* dst)
+void horizontalRow(
+    const ImageDesc& img, const uint8_t* base, int32_t r, int32_t lanes, int32_t rw, const Scratch& s, int16_t* dst)
 {
     const uint8_t* src = base + r * img.strideY;
 #if defined(__SSE2__)
@@ -175,8 +175,8 @@ void horizontalRow(const ImageDesc& img, const uint8_t* base, int32_t r, int32_t
 
 //! Makes s.rows[0] / s.rows[1] hold source rows i0 / i1, reusing rows computed for the previous output row
 //! (consecutive output rows share source rows unless the image shrinks by 2x or more).
-void prepareRows(const ImageDesc& img, const uint8_t* base, const resize::LinearTap& ty, int32_t lanes, int32_t rw,
-    Scratch& s)
+void prepareRows(
+    const ImageDesc& img, const uint8_t* base, const resize::LinearTap& ty, int32_t lanes, int32_t rw, Scratch& s)
 {
     if (s.rowIds[0] != ty.i0 && s.rowIds[1] == ty.i0)
     {
@@ -252,8 +252,8 @@ void prefetchRows(const ImageDesc& img, const uint8_t* base, const resize::Linea
 #endif
 }
 
-void resizeOne(const ImageDesc& img, const ResizeOutput& out, bool inputIsRgb, float* dst, int32_t& widthOut,
-    Scratch& s)
+void resizeOne(
+    const ImageDesc& img, const ResizeOutput& out, bool inputIsRgb, float* dst, int32_t& widthOut, Scratch& s)
 {
     const int32_t rw = resize::resizedWidth(img.height, img.width, out.height, out.width);
     widthOut = rw;
@@ -350,12 +350,14 @@ void validateResizeArgs(const std::vector<ImageDesc>& images, const ResizeOutput
     if (out.height < 1 || out.width < 1)
     {
         throw std::invalid_argument("output height and width must be >= 1, got " + std::to_string(out.height) + "x"
-            + std::to_string(out.width));
+                                    + std::to_string(out.width));
     }
     for (size_t i = 0; i < images.size(); ++i)
     {
         const ImageDesc& img = images[i];
-        const auto where = [i]() { return "images[" + std::to_string(i) + "]: "; }; // only on error: runs per image
+        const auto where = [i]() {
+            return "images[" + std::to_string(i) + "]: ";
+        }; // only on error: runs per image
         if (img.data == nullptr && img.height * static_cast<int64_t>(img.width) > 0)
         {
             throw std::invalid_argument(where() + "null data pointer");
@@ -363,7 +365,7 @@ void validateResizeArgs(const std::vector<ImageDesc>& images, const ResizeOutput
         if (img.height < 1 || img.width < 1)
         {
             throw std::invalid_argument(where() + "expected a non-empty image, got " + std::to_string(img.height) + "x"
-                + std::to_string(img.width));
+                                        + std::to_string(img.width));
         }
         if (img.channels != 1 && img.channels != 3 && img.channels != 4)
         {
@@ -372,8 +374,8 @@ void validateResizeArgs(const std::vector<ImageDesc>& images, const ResizeOutput
     }
 }
 
-void resizeNormalizeCPU(const std::vector<ImageDesc>& images, const ResizeOutput& out, bool inputIsRgb,
-    int32_t* widths, int32_t numThreads)
+void resizeNormalizeCPU(
+    const std::vector<ImageDesc>& images, const ResizeOutput& out, bool inputIsRgb, int32_t* widths, int32_t numThreads)
 {
     const int64_t n = static_cast<int64_t>(images.size());
     const int32_t threads = resolveThreadCount(numThreads, n);

@@ -23,7 +23,7 @@ void validateResizeArgs(const std::vector<ImageDesc>& images, const ResizeOutput
 
 //! Resizes, normalises and pads every image into `out`; writes the valid width of each image to `widths`.
 //! Call validateResizeArgs first (this function does not throw and may run without the GIL).
-void resizeNormalizeCPU(const std::vector<ImageDesc>& images, const ResizeOutput& out, bool inputIsRgb,
-    int32_t* widths, int32_t numThreads);
+void resizeNormalizeCPU(const std::vector<ImageDesc>& images, const ResizeOutput& out, bool inputIsRgb, int32_t* widths,
+    int32_t numThreads);
 
 } // namespace starnet

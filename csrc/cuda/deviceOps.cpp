@@ -68,8 +68,8 @@ void resizeNormalizeDevice(
     for (size_t i = 0; i < images.size(); ++i)
     {
         const ImageDesc& s = images[i];
-        descs[i] = ImageDesc{nullptr, total, s.height, s.width, s.channels,
-            static_cast<int64_t>(s.width) * s.channels, s.channels, 1};
+        descs[i] = ImageDesc{
+            nullptr, total, s.height, s.width, s.channels, static_cast<int64_t>(s.width) * s.channels, s.channels, 1};
         total += static_cast<int64_t>(s.height) * s.width * s.channels;
     }
     std::vector<uint8_t> packed(static_cast<size_t>(total));
