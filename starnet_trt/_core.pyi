@@ -27,3 +27,9 @@ def ctc_greedy_decode(
 def ctc_greedy_decode_cuda(
     scores: npt.NDArray[np.float32] | npt.NDArray[np.float16], blank: int = 0
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float32]]: ...
+def ctc_beam_search_decode(
+    scores: npt.NDArray[np.float32] | npt.NDArray[np.float16],
+    beam_width: int = 10,
+    blank: int = 0,
+    num_threads: int = 0,
+) -> list[tuple[list[int], float]]: ...

@@ -13,7 +13,7 @@ import numpy as np
 
 from starnet_trt import _core
 
-__all__ = ["ctc_greedy_decode", "resize_normalize"]
+__all__ = ["ctc_beam_search_decode", "ctc_greedy_decode", "resize_normalize"]
 
 _CHANNEL_ORDERS = ("bgr", "rgb")
 _UINT8 = np.dtype(np.uint8)
@@ -127,6 +127,20 @@ def resize_normalize(
     return out, widths
 
 
+def _check_scores(scores: object, blank: object) -> None:
+    if not isinstance(scores, np.ndarray):
+        raise TypeError(f"scores: expected a numpy array, got {type(scores).__name__}")
+    if scores.dtype not in (np.float32, np.float16):
+        raise TypeError(f"scores: expected float32 or float16, got dtype {scores.dtype}")
+    if scores.ndim != 3:
+        raise ValueError(f"scores: expected shape (N, T, C) (rank 3), got shape {scores.shape}")
+    classes = scores.shape[2]
+    if isinstance(blank, bool) or not isinstance(blank, (int, np.integer)):
+        raise TypeError(f"blank: expected an int, got {type(blank).__name__}")
+    if not 0 <= blank < classes:
+        raise ValueError(f"blank: expected 0 <= blank < {classes}, got {blank}")
+
+
 def ctc_greedy_decode(
     scores: np.ndarray, blank: int = 0, num_threads: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -152,15 +166,42 @@ def ctc_greedy_decode(
         >>> idx[0, : n[0]].tolist(), conf.tolist()
         ([1, 1, 2], [1.0])
     """
-    if not isinstance(scores, np.ndarray):
-        raise TypeError(f"scores: expected a numpy array, got {type(scores).__name__}")
-    if scores.dtype not in (np.float32, np.float16):
-        raise TypeError(f"scores: expected float32 or float16, got dtype {scores.dtype}")
-    if scores.ndim != 3:
-        raise ValueError(f"scores: expected shape (N, T, C) (rank 3), got shape {scores.shape}")
-    classes = scores.shape[2]
-    if isinstance(blank, bool) or not isinstance(blank, (int, np.integer)):
-        raise TypeError(f"blank: expected an int, got {type(blank).__name__}")
-    if not 0 <= blank < classes:
-        raise ValueError(f"blank: expected 0 <= blank < {classes}, got {blank}")
+    _check_scores(scores, blank)
     return _core.ctc_greedy_decode(scores, int(blank), int(num_threads))
+
+
+def ctc_beam_search_decode(
+    scores: np.ndarray, beam_width: int = 10, blank: int = 0, num_threads: int = 0
+) -> list[tuple[list[int], float]]:
+    """CTC prefix beam search (Hannun et al. 2014) on per-step probabilities, CPU only.
+
+    Unlike greedy decoding it sums the probability of every alignment that collapses to the same text, which can
+    pick a different (more probable) text when the model hesitates between characters.
+
+    Args:
+        scores: float32 or float16 ``[N, T, C]`` softmax probabilities (not logits); any strides.
+        beam_width: prefixes kept per time step (>= 1).
+        blank: class id of the CTC blank.
+        num_threads: worker threads over N; 0 uses all hardware threads.
+
+    Returns:
+        For each sample, the most probable ``(class ids, natural-log probability)``; ties in the pruning order go
+        to the lexicographically smaller prefix.
+
+    Raises:
+        TypeError: ``scores`` is not a float32/float16 numpy array.
+        ValueError: wrong rank, ``blank`` or ``beam_width`` out of range, NaN or negative scores (the message names
+            the sample).
+
+    Example:
+        >>> probs = np.array([[[0.4, 0.6], [0.4, 0.6]]], np.float32)
+        >>> ids, logp = ctc_beam_search_decode(probs)[0]
+        >>> ids, round(float(np.exp(logp)), 2)
+        ([1], 0.84)
+    """
+    _check_scores(scores, blank)
+    if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)):
+        raise TypeError(f"beam_width: expected an int, got {type(beam_width).__name__}")
+    if beam_width < 1:
+        raise ValueError(f"beam_width: expected >= 1, got {beam_width}")
+    return _core.ctc_beam_search_decode(scores, int(beam_width), int(blank), int(num_threads))

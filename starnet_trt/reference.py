@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["ctc_label_decode", "resize_norm_img"]
+__all__ = ["ctc_label_decode", "ctc_prefix_beam_search", "resize_norm_img"]
 
 
 def resize_norm_img(img: np.ndarray, image_shape: Sequence[int] = (3, 32, 100)) -> np.ndarray:
@@ -88,3 +88,44 @@ def ctc_label_decode(probs: np.ndarray, character: Sequence[str]) -> list[tuple[
         text = "".join(char_list)
         result_list.append((text, float(np.mean(conf_list if len(conf_list) > 0 else [0]))))
     return result_list
+
+
+def ctc_prefix_beam_search(probs: np.ndarray, beam_width: int = 10, blank: int = 0) -> tuple[list[int], float]:
+    """Textbook CTC prefix beam search (Hannun et al. 2014) for one ``[T, C]`` probability matrix.
+
+    PaddleOCR has no CTC beam search, so this plain-Python version is the oracle of the native one: same loop order,
+    same arithmetic (probabilities rescaled by the best total after every step, the log of the scales accumulated),
+    same tie-breaking (higher probability, then the lexicographically smaller prefix).
+
+    Returns:
+        ``(class ids, natural-log probability)`` of the best prefix.
+
+    Example:
+        >>> ctc_prefix_beam_search(np.array([[0.4, 0.6], [0.4, 0.6]]))[0]
+        [1]
+    """
+    beams: list[tuple[tuple[int, ...], float, float]] = [((), 1.0, 0.0)]  # prefix, p(ends in blank), p(non-blank)
+    log_scale = 0.0
+    for step in np.asarray(probs, dtype=np.float64).tolist():
+        nxt: dict[tuple[int, ...], list[float]] = {}
+        for prefix, p_b, p_nb in beams:
+            total = p_b + p_nb
+            for c, p in enumerate(step):
+                if c == blank:
+                    nxt.setdefault(prefix, [0.0, 0.0])[0] += total * p
+                    continue
+                grown = nxt.setdefault((*prefix, c), [0.0, 0.0])
+                if prefix and prefix[-1] == c:
+                    grown[1] += p_b * p
+                    nxt.setdefault(prefix, [0.0, 0.0])[1] += p_nb * p
+                else:
+                    grown[1] += total * p
+        ranked = sorted(nxt.items(), key=lambda kv: (-(kv[1][0] + kv[1][1]), kv[0]))
+        beams = [(prefix, pb, pnb) for prefix, (pb, pnb) in ranked[:beam_width]]
+        scale = beams[0][1] + beams[0][2]
+        if scale > 0.0:
+            beams = [(prefix, pb / scale, pnb / scale) for prefix, pb, pnb in beams]
+            log_scale += math.log(scale)
+    prefix, p_b, p_nb = beams[0]
+    total = p_b + p_nb
+    return list(prefix), (math.log(total) if total > 0 else -math.inf) + log_scale

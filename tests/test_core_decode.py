@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from starnet_trt import _core, reference
-from starnet_trt.ops import ctc_greedy_decode
+from starnet_trt.ops import ctc_beam_search_decode, ctc_greedy_decode
 
 CHARSET = ["blank", *"0123456789abcdefghijklmnopqrstuvwxyz"]
 
@@ -188,3 +188,90 @@ def test_cuda_twin_matches_cpu(dtype: type) -> None:
     scores[5, 1, 1] = np.nan
     with pytest.raises(ValueError, match=r"scores\[5\]"):
         _core.ctc_greedy_decode_cuda(scores)
+
+
+# ------------------------------------------------------------------------------------------------ beam search
+
+
+def _softmax(rng: np.random.Generator, shape: tuple[int, ...], sharpness: float = 2.0) -> np.ndarray:
+    logits = rng.normal(size=shape) * sharpness
+    e = np.exp(logits - logits.max(-1, keepdims=True))
+    return (e / e.sum(-1, keepdims=True)).astype(np.float32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 4),
+    t=st.integers(0, 10),
+    c=st.integers(1, 7),
+    beam=st.integers(1, 8),
+    dtype=st.sampled_from([np.float32, np.float16]),
+    seed=st.integers(0, 2**32 - 1),
+    data=st.data(),
+)
+def test_beam_search_matches_python_reference(n: int, t: int, c: int, beam: int, dtype: type, seed: int, data) -> None:
+    probs = _softmax(np.random.default_rng(seed), (n, t, c)).astype(dtype)
+    blank = data.draw(st.integers(0, c - 1))
+    got = ctc_beam_search_decode(probs, beam_width=beam, blank=blank)
+    assert len(got) == n
+    for i in range(n):
+        ids, logp = reference.ctc_prefix_beam_search(probs[i], beam_width=beam, blank=blank)
+        assert got[i][0] == ids
+        assert got[i][1] == pytest.approx(logp, rel=1e-12, abs=1e-12)
+
+
+def _collapse(path: tuple[int, ...], blank: int) -> tuple[int, ...]:
+    out, previous = [], None
+    for k in path:
+        if k != blank and k != previous:
+            out.append(k)
+        previous = k
+    return tuple(out)
+
+
+def test_wide_beam_finds_the_most_probable_labelling() -> None:
+    """With a beam wider than the number of prefixes the search is exact: check against brute force."""
+    import itertools
+
+    probs = _softmax(np.random.default_rng(5), (3, 5, 3), sharpness=0.7)
+    got = ctc_beam_search_decode(probs, beam_width=1000)
+    for i in range(len(probs)):
+        totals: dict[tuple[int, ...], float] = {}
+        for path in itertools.product(range(3), repeat=5):
+            p = float(np.prod([probs[i, t, k] for t, k in enumerate(path)], dtype=np.float64))
+            totals[_collapse(path, 0)] = totals.get(_collapse(path, 0), 0.0) + p
+        best = max(totals.items(), key=lambda kv: kv[1])
+        assert tuple(got[i][0]) == best[0]
+        assert np.exp(got[i][1]) == pytest.approx(best[1], rel=1e-6)
+
+
+def test_beam_search_prefers_summed_alignments_over_greedy_path() -> None:
+    # Greedy reads blank twice (0.6 each) -> "", but "a" has probability 1 - 0.6**2 = 0.64.
+    probs = np.array([[[0.6, 0.4], [0.6, 0.4]]], np.float32)
+    _, lengths, _ = ctc_greedy_decode(probs)
+    assert lengths[0] == 0
+    ids, logp = ctc_beam_search_decode(probs)[0]
+    assert ids == [1]
+    assert np.exp(logp) == pytest.approx(0.64, rel=1e-6)
+
+
+@pytest.mark.parametrize(("value", "match"), [(np.nan, "NaN"), (-0.5, "negative")])
+def test_beam_search_bad_values_name_the_sample(value: float, match: str) -> None:
+    probs = _softmax(np.random.default_rng(6), (5, 4, 3))
+    probs[3, 2, 1] = value
+    with pytest.raises(ValueError, match=rf"scores\[3\].*{match}"):
+        ctc_beam_search_decode(probs)
+
+
+def test_beam_search_bad_arguments() -> None:
+    probs = _softmax(np.random.default_rng(7), (1, 4, 3))
+    with pytest.raises(ValueError, match="beam_width"):
+        ctc_beam_search_decode(probs, beam_width=0)
+    with pytest.raises(TypeError, match="beam_width"):
+        ctc_beam_search_decode(probs, beam_width=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="blank"):
+        ctc_beam_search_decode(probs, blank=3)
+    with pytest.raises(TypeError, match="float32 or float16"):
+        ctc_beam_search_decode(probs.astype(np.float64))
+    with pytest.raises(ValueError):
+        _core.ctc_beam_search_decode(probs, 0)

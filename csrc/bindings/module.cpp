@@ -1,6 +1,7 @@
 // Thin pybind11 layer: converts numpy arrays to plain descriptors (no copies, any strides), releases the GIL around
 // the native loops and maps std::invalid_argument to ValueError. All semantics live in csrc/core and csrc/cpu.
 #include "core/imageDesc.h"
+#include "cpu/ctcBeamSearchCPU.h"
 #include "cpu/ctcGreedyDecodeCPU.h"
 #include "cpu/resizeNormalizeCPU.h"
 #if defined(STARNET_WITH_CUDA)
@@ -285,6 +286,33 @@ py::tuple ctcGreedyDecode(const py::array& scoresIn, int32_t blank, int32_t numT
     return py::make_tuple(indices, lengths, confidences);
 }
 
+py::list ctcBeamSearch(const py::array& scores, int32_t beamWidth, int32_t blank, int32_t numThreads)
+{
+    const starnet::ScoresView s = describeScores(scores, blank);
+    if (beamWidth < 1)
+    {
+        throw std::invalid_argument("beam_width: expected >= 1, got " + std::to_string(beamWidth));
+    }
+    std::vector<starnet::BeamResult> results;
+    starnet::BeamStatus status;
+    {
+        py::gil_scoped_release release;
+        status = starnet::ctcBeamSearchCPU(s, blank, beamWidth, results, numThreads);
+    }
+    if (status.badSample >= 0)
+    {
+        throw std::invalid_argument(
+            "scores[" + std::to_string(status.badSample) + "] contains "
+            + (status.negative ? "a negative value (beam search expects probabilities)" : "NaN"));
+    }
+    py::list out;
+    for (const starnet::BeamResult& r : results)
+    {
+        out.append(py::make_tuple(py::cast(r.indices), r.logProb));
+    }
+    return out;
+}
+
 } // namespace
 
 PYBIND11_MODULE(_core, m)
@@ -328,6 +356,14 @@ PYBIND11_MODULE(_core, m)
         py::arg("scores"), py::arg("blank") = 0, py::arg("num_threads") = 0,
         "CTC greedy decoding of float32/float16 scores [N, T, C]. Returns (indices int32 [N, T] padded with -1, "
         "lengths int32 [N], confidences float32 [N]).");
+    m.def(
+        "ctc_beam_search_decode",
+        [](const py::object& scores, int32_t beamWidth, int32_t blank, int32_t numThreads) {
+            return ctcBeamSearch(requireArray(scores, "scores"), beamWidth, blank, numThreads);
+        },
+        py::arg("scores"), py::arg("beam_width") = 10, py::arg("blank") = 0, py::arg("num_threads") = 0,
+        "CTC prefix beam search on probabilities [N, T, C] (float32/float16). Returns, per sample, the best "
+        "(class ids, natural-log probability).");
     m.def(
         "ctc_greedy_decode_cuda",
         [](const py::object& scores, int32_t blank) {
