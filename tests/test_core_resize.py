@@ -288,5 +288,5 @@ def test_cuda_twin_matches_cpu() -> None:
             gpu = np.full_like(cpu, np.nan)
             w_gpu = _core.resize_normalize_cuda(images, gpu, order)
             np.testing.assert_array_equal(w_gpu, w_cpu)
-            # Gray output goes through float math in a different order on the device: allow float rounding.
-            np.testing.assert_allclose(gpu, cpu, rtol=0, atol=0 if channels == 3 else 1e-6)
+            # Same Impl functions, FMA contraction disabled where it matters: bit-identical.
+            np.testing.assert_array_equal(gpu, cpu)

@@ -145,7 +145,13 @@ STARNET_HD inline float normalize(float v)
 //! Gray level for 1-channel outputs, ITU-R BT.601 weights (cv2.COLOR_BGR2GRAY), not rounded.
 STARNET_HD inline float grayFromBgr(uint8_t b, uint8_t g, uint8_t r)
 {
+#if defined(__CUDA_ARCH__)
+    // Separate roundings (no FMA contraction) so the GPU gray equals the CPU gray bit for bit.
+    return __fadd_rn(__fadd_rn(__fmul_rn(0.114f, static_cast<float>(b)), __fmul_rn(0.587f, static_cast<float>(g))),
+        __fmul_rn(0.299f, static_cast<float>(r)));
+#else
     return 0.114f * static_cast<float>(b) + 0.587f * static_cast<float>(g) + 0.299f * static_cast<float>(r);
+#endif
 }
 
 //! Source channel that feeds output plane `plane` (planes are always B, G, R). Gray input feeds all three;
