@@ -32,3 +32,15 @@ def test_version_is_single_sourced() -> None:
     from importlib.metadata import version
 
     assert version("starnet-trt") == starnet_trt.__version__
+
+
+def test_stub_matches_module() -> None:
+    """_core.pyi is written by hand (sharper types than pybind11-stubgen's); keep it in step with the module."""
+    import ast
+    from pathlib import Path
+
+    stub = ast.parse((Path(starnet_trt.__file__).parent / "_core.pyi").read_text(encoding="utf-8"))
+    declared = {node.name for node in stub.body if isinstance(node, ast.FunctionDef)}
+    declared |= {node.target.id for node in stub.body if isinstance(node, ast.AnnAssign)}
+    exported = {name for name in dir(_core) if not name.startswith("_")}
+    assert declared == exported
