@@ -89,6 +89,19 @@ def test_bit_exact_with_cv2_on_common_shapes(c: int) -> None:
             np.testing.assert_array_equal(out[0], expected)
 
 
+@pytest.mark.parametrize("c", [None, 3, 4])
+def test_every_level_is_exact(c: int | None) -> None:
+    """Identity geometry (32 x 256 -> 32 x 256) with column x = level x: every uint8 level through every code path
+    (SIMD body, scalar tail, gray) must give exactly PaddleOCR's (v / 255 - 0.5) / 0.5 in float32."""
+    levels = np.tile(np.arange(256, dtype=np.uint8), (32, 1))
+    img = levels if c is None else np.repeat(levels[:, :, None], c, axis=2)
+    out, widths = resize_normalize([img], width=256)
+    assert widths.tolist() == [256]
+    expected = (np.arange(256, dtype=np.float32) / np.float32(255) - np.float32(0.5)) / np.float32(0.5)
+    for plane in out[0]:
+        np.testing.assert_array_equal(plane, np.broadcast_to(expected, (32, 256)))
+
+
 def _strided_variants(img: np.ndarray) -> dict[str, np.ndarray]:
     big = np.zeros((img.shape[0] * 2 + 3, img.shape[1] * 3 + 1, img.shape[2] + 2), np.uint8)
     big[1 : 1 + 2 * img.shape[0] : 2, 2 : 2 + 3 * img.shape[1] : 3, 1 : 1 + img.shape[2]] = img
