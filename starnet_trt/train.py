@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "optimizer": {"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "betas": [0.9, 0.999]},
     "schedule": {"name": "cosine", "warmup_steps": 300, "min_lr_ratio": 0.02},
     "loc_lr": 0.1,
+    "tps_init": "identity",
     "grad_clip": 5.0,
     "label_mode": "strip",
     "num_workers": 1,
@@ -255,6 +256,27 @@ def lr_factor(step: int, cfg: dict[str, Any]) -> float:
     return lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def init_tps(model, mode: str) -> None:
+    """Start the rectifier at the identity (``"identity"``) or at the RARE prior PaddleOCR/DTRB use (``"rare"``).
+
+    The RARE prior samples a tilted half-height band of the input, so early on the recognizer sees half of
+    every word's height cut away and must wait for the localization net to undo it. Starting at the
+    identity (fiducials = the base points, see ``tps_grid_matrix``) lets recognition learn from step one;
+    on a small CPU budget this is what gets CTC out of its blank plateau. Only the initial bias changes:
+    the architecture, and so weight import and export, are untouched.
+    """
+    import torch
+
+    from .model.tps import fiducial_points, initial_fiducials
+
+    if mode not in ("identity", "rare"):
+        raise ValueError(f"tps_init must be 'identity' or 'rare', got {mode!r}")
+    fc2 = model.transform.loc_net.fc2
+    points = fiducial_points(fc2.out_features // 2) if mode == "identity" else initial_fiducials(fc2.out_features // 2)
+    with torch.no_grad():
+        fc2.bias.copy_(torch.from_numpy(points.reshape(-1)).float())
+
+
 def make_optimizer(model, cfg: dict[str, Any]):
     import torch
 
@@ -347,6 +369,7 @@ def train(cfg: dict[str, Any], resume: str | None = None, device_name: str | Non
     device = torch.device(device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(int(cfg["seed"]))
     model = build_model(cfg["arch"], num_classes=len(cfg["charset"]) + 1)
+    init_tps(model, cfg["tps_init"])
     optimizer = make_optimizer(model, cfg)
     step, best, samples_seen, elapsed_before = 0, -1.0, 0, 0.0
     if resume:
