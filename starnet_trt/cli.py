@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("starnet_trt.export", "export STAR-Net weights to a self-describing ONNX model (needs PyTorch)"),
     "train": ("starnet_trt.train", "train STAR-Net (needs PyTorch)"),
     "synth": ("starnet_trt.data.synth", "render synthetic word images into an LMDB dataset"),
+    "build": ("starnet_trt.builder", "build a TensorRT engine (fp32/fp16/int8) and its sidecar from an ONNX model"),
+    "quantize": ("starnet_trt.quantize", "calibrate on word images and write an explicit-INT8 (Q/DQ) ONNX model"),
 }
 
 _TORCH_MODULES = ("torch", "torchvision")

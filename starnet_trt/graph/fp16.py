@@ -1,0 +1,47 @@
+"""FP16 by graph typing: the precision lives in the ONNX graph, not in a builder flag.
+
+TensorRT 11 and TensorRT-RTX build *strongly typed* networks only (``BuilderFlag.FP16`` is gone), and TensorRT 10
+accepts them too, so FP16 is one graph rewrite for every flavour: float32 weights and activations become float16,
+the model's input and output stay float32 (the runtime contract, ``x`` float32 and ``probs`` float32, is
+unchanged; casts are added at the boundary). We use the converter that ships with ONNX Runtime
+(``onnxruntime.transformers.float16``, the same code as ``onnxconverter-common``), so no extra dependency.
+
+Precision policy: nothing is kept in float32 by default. The TPS grid (coordinates in [-1, 1], fp16 step ~1e-3,
+i.e. ~0.05 pixel at the 100-pixel width) and the softmax are benign in fp16; ``keep_float32`` names op types to
+keep in float32 if a model proves otherwise.
+
+Note: ONNX Runtime 1.2x's graph optimizer can crash on these graphs; to check one on the CPU, open the session
+with ``GraphOptimizationLevel.ORT_DISABLE_ALL``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
+
+
+def convert_to_fp16(proto: Any, *, keep_float32: Iterable[str] = ()) -> Any:
+    """A float16 copy of ``proto`` with float32 inputs and outputs.
+
+    Args:
+        proto: ``onnx.ModelProto`` (not modified).
+        keep_float32: op types to leave in float32 (casts are inserted around them). Quantize/Dequantize nodes
+            of a Q/DQ graph always stay float32: their scales are float32 at opset < 19.
+
+    Returns:
+        The converted model, with the same ``metadata_props``.
+    """
+    import onnx
+    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+
+    block = sorted({*DEFAULT_OP_BLOCK_LIST, *keep_float32, *QDQ_OPS})
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    converted = convert_float_to_float16(copy, keep_io_types=True, op_block_list=block, disable_shape_infer=False)
+    # The converter keeps metadata_props, but say so explicitly: the sidecar and runtime read them.
+    if {p.key for p in converted.metadata_props} != {p.key for p in proto.metadata_props}:
+        del converted.metadata_props[:]
+        converted.metadata_props.extend(proto.metadata_props)
+    return converted

@@ -1,0 +1,476 @@
+"""INT8 by explicit quantization (``starnet-trt quantize``): a Q/DQ ONNX that TensorRT 10/11 and TensorRT-RTX build.
+
+TensorRT's implicit INT8 calibrators are deprecated in TensorRT 10 and removed in 11, so the int8 ranges travel
+in the graph as ``QuantizeLinear``/``DequantizeLinear`` pairs. We calibrate with ONNX Runtime's static quantizer
+on word images preprocessed exactly like inference (:func:`starnet_trt.ops.resize_normalize` with the model's
+own preprocessing metadata), and ONNX Runtime also *runs* the result on the CPU, so the accuracy cost of INT8 is
+measured with ``starnet-trt eval --model model.int8.onnx`` before any engine is built.
+
+The format TensorRT fuses: symmetric int8 activations and weights (zero point 0), per-channel weight scales
+(axis 0 of conv/gemm weights), int8 weight initializers feeding a DequantizeLinear, float biases (TensorRT's
+parser rejects int32 bias DequantizeLinear, so ``QuantizeBias`` is off; TensorRT folds the bias itself).
+
+Precision policy (defaults chosen because these parts are small in FLOPs and sensitive in value, and because
+TensorRT only gains where a convolution runs in int8):
+
+* **TPS localization** (every node feeding GridSample's grid: loc-net convs, fc layers, the folded grid MatMul)
+  stays float: 20 fiducials regress pixel positions, and an error there moves the whole rectified image. Quantize
+  it with ``quantize_tps=True`` / ``--quantize-tps``.
+* **BiLSTM neck** stays float always: ONNX Runtime's static quantizer has no Q/DQ form for LSTM, and TensorRT runs
+  recurrent layers in float anyway.
+* **Head** (the final FC and softmax, everything after the last LSTM) stays float: 37 outputs per step, tiny cost,
+  and the logits decide the text. Quantize it with ``quantize_head=True`` / ``--quantize-head``.
+* The **backbone** (ResNet34_vd or MobileNetV3) is quantized: that is where the FLOPs are.
+
+The parts are found by graph structure (ancestors of GridSample's grid input, LSTM nodes and what follows them),
+not by node names, so models converted from Paddle or elsewhere get the same policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_write_path
+from .graph.check import CheckedModel, check_onnx
+from .graph.cleanup import bypass_initializer_identities
+from .metadata import Preprocess
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CALIB_COUNT = 512
+CALIB_METHODS = ("minmax", "entropy", "percentile")
+KEY_QUANTIZATION = "starnet.quantization"
+
+
+@dataclass(frozen=True)
+class PrecisionPolicy:
+    """Which parts of STAR-Net stay in float in the Q/DQ graph (see the module docstring).
+
+    Attributes:
+        quantize_tps: Quantize the TPS localization network too.
+        quantize_head: Quantize the final FC (the softmax stays float).
+        exclude: Extra node names to keep in float.
+    """
+
+    quantize_tps: bool = False
+    quantize_head: bool = False
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QuantizeResult:
+    """What :func:`quantize_model` did.
+
+    Attributes:
+        path: The written Q/DQ ONNX (``None`` when only the in-memory model was asked for).
+        proto: The Q/DQ model.
+        calibration_images: Images the ranges were computed on.
+        calibration_source: The calibration folder, label file or LMDB.
+        excluded_nodes: Names of the nodes kept in float by the policy.
+        quantized_nodes: Nodes with quantized inputs (Conv, Gemm, MatMul, Add, ...).
+        seconds: Wall time of calibration and rewriting.
+    """
+
+    path: Path | None
+    proto: Any
+    calibration_images: int
+    calibration_source: str
+    excluded_nodes: list[str]
+    quantized_nodes: int
+    seconds: float
+    policy: PrecisionPolicy = field(default_factory=PrecisionPolicy)
+
+
+# -- calibration images ------------------------------------------------------------------------------------------
+
+
+def _spread(n: int, count: int) -> list[int]:
+    """``count`` indices spread evenly over ``range(n)`` (the whole set, not its first files)."""
+    if count >= n:
+        return list(range(n))
+    return sorted({int(i) for i in np.linspace(0, n - 1, count)})
+
+
+def load_calibration_images(source: str | os.PathLike[str], count: int = DEFAULT_CALIB_COUNT) -> list[np.ndarray]:
+    """Up to ``count`` word images (BGR uint8) spread evenly over a folder, a label file or an LMDB.
+
+    Args:
+        source: A folder of image files, a PaddleOCR label file (``path<TAB>label``) or an LMDB folder.
+        count: How many images to use (>= 1).
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+        ValueError: ``count`` < 1, or no readable image in ``source``.
+    """
+    from .data.datasets import open_dataset
+    from .images import list_image_files, read_image
+
+    if not isinstance(count, int) or count < 1:
+        raise ValueError(f"calibration count must be a positive integer, got {count!r}")
+    src = Path(os.fspath(source))
+    if not src.exists():
+        raise FileNotFoundError(f"calibration set not found: {str(src)!r}")
+    images: list[np.ndarray] = []
+    unreadable = 0
+    if src.is_dir() and not (src / "data.mdb").is_file():
+        files = list_image_files(src)
+        for i in _spread(len(files), count):
+            try:
+                images.append(read_image(files[i]))
+            except (OSError, ValueError):
+                unreadable += 1
+    else:
+        dataset = open_dataset(src, strict=False) if src.suffix.lower() == ".txt" else open_dataset(src)
+        for i in _spread(len(dataset), count):
+            img = dataset[i][0]
+            if img is None:
+                unreadable += 1
+            else:
+                images.append(img)
+    if unreadable:
+        log.warning("calibration: %d unreadable image(s) in %s skipped", unreadable, src)
+    if not images:
+        raise ValueError(
+            f"calibration set {str(src)!r} holds no readable images: give a folder of word images, a label file "
+            "(path<TAB>label) or an LMDB, from the training distribution (never a test split)"
+        )
+    return images
+
+
+class StarNetCalibrationReader:
+    """ONNX Runtime ``CalibrationDataReader`` over word images, preprocessed exactly like inference.
+
+    Example:
+        >>> reader = StarNetCalibrationReader(images, Preprocess(), batch_size=32)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, images: Sequence[np.ndarray], preprocess: Preprocess, *, input_name: str = "x", batch_size: int = 32
+    ) -> None:
+        self._images = list(images)
+        self._pre = preprocess
+        self._input = input_name
+        self._batch = max(1, batch_size)
+        self._iter: Iterator[dict[str, np.ndarray]] = self._batches()
+
+    def _batches(self) -> Iterator[dict[str, np.ndarray]]:
+        from .ops import resize_normalize
+
+        pre = self._pre
+        for first in range(0, len(self._images), self._batch):
+            batch, _ = resize_normalize(
+                self._images[first : first + self._batch],
+                height=pre.height,
+                width=pre.width,
+                channels=pre.channels,
+            )
+            yield {self._input: batch}
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._iter, None)
+
+    def rewind(self) -> None:
+        self._iter = self._batches()
+
+
+# -- policy ------------------------------------------------------------------------------------------------------
+
+
+def _producers(graph: Any) -> dict[str, Any]:
+    return {out: node for node in graph.node for out in node.output}
+
+
+def _ancestors(graph: Any, tensor: str) -> set[str]:
+    """Names of the nodes ``tensor`` depends on (through non-initializer inputs)."""
+    producers = _producers(graph)
+    seen: set[str] = set()
+    stack = [tensor]
+    visited_tensors: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if name in visited_tensors:
+            continue
+        visited_tensors.add(name)
+        node = producers.get(name)
+        if node is None or node.name in seen:
+            continue
+        seen.add(node.name)
+        stack.extend(i for i in node.input if i)
+    return seen
+
+
+def _descendants(graph: Any, start: Any) -> set[str]:
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for i in node.input:
+            consumers.setdefault(i, []).append(node)
+    seen: set[str] = {start.name}
+    stack = list(start.output)
+    while stack:
+        for node in consumers.get(stack.pop(), []):
+            if node.name not in seen:
+                seen.add(node.name)
+                stack.extend(node.output)
+    return seen
+
+
+def float_nodes(proto: Any, policy: PrecisionPolicy) -> list[str]:
+    """Names of the nodes the policy keeps in float (the input of ``nodes_to_exclude``)."""
+    graph = proto.graph
+    if any(not n.name for n in graph.node):
+        raise ValueError("every node needs a name for the precision policy; re-export the model")
+    names: set[str] = set(policy.exclude)
+    samplers = [n for n in graph.node if n.op_type == "GridSample"]
+    if not policy.quantize_tps:
+        for sampler in samplers:
+            names |= _ancestors(graph, sampler.input[1]) | {sampler.name}
+    lstms = [n for n in graph.node if n.op_type == "LSTM"]
+    if lstms:
+        order = {n.name: i for i, n in enumerate(graph.node)}
+        first = min(lstms, key=lambda n: order[n.name])
+        last = max(lstms, key=lambda n: order[n.name])
+        neck_and_head = _descendants(graph, first)
+        head = _descendants(graph, last) - {last.name}
+        names |= neck_and_head - (head if policy.quantize_head else set())
+        # The softmax stays float even with quantize_head: probabilities near 0/1 need the float range.
+        names |= {n.name for n in graph.node if n.op_type == "Softmax" and n.name in head}
+    else:
+        log.warning("no LSTM in the graph: the neck/head part of the precision policy does not apply")
+    known = {n.name for n in graph.node}
+    return sorted(names & known)
+
+
+# -- quantization ------------------------------------------------------------------------------------------------
+
+
+class _PreprocessingAdvice(logging.Filter):
+    """Drops ONNX Runtime's "consider pre-processing" advice: exported STAR-Net graphs are already folded."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_preprocessing_advice() -> Iterator[None]:
+    root = logging.getLogger()
+    advice = _PreprocessingAdvice()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
+
+
+def _method(name: str) -> Any:
+    from onnxruntime.quantization import CalibrationMethod
+
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
+    if name not in methods:
+        raise ValueError(f"calibration method must be one of {CALIB_METHODS}, got {name!r}")
+    return methods[name]
+
+
+def quantize_model(
+    onnx_model: str | os.PathLike[str] | CheckedModel,
+    calib: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    calib_count: int = DEFAULT_CALIB_COUNT,
+    policy: PrecisionPolicy | None = None,
+    method: str = "minmax",
+    charset: str | None = None,
+    batch_size: int = 32,
+    progress: Callable[[str], None] | None = None,
+) -> QuantizeResult:
+    """Calibrate ``onnx_model`` on word images and write a Q/DQ (explicit INT8) ONNX.
+
+    Args:
+        onnx_model: Float ONNX model file (or a model already checked by :func:`~starnet_trt.graph.check.check_onnx`).
+        calib: Folder of word images, label file or LMDB; use training data, never a test split.
+        out: Where to write the Q/DQ model (atomically). ``None``: return it in memory only.
+        calib_count: Images to calibrate on, spread evenly over ``calib``.
+        policy: Which parts stay float (default: TPS localization, LSTM and head; see the module docstring).
+        method: ``"minmax"`` (default), ``"entropy"`` or ``"percentile"`` (ONNX Runtime calibrators).
+        charset: For a model without metadata (as ``--charset``).
+        batch_size: Images per calibration run.
+        progress: Called with a line of text at each step.
+
+    Returns:
+        What was done; ``result.proto`` is the Q/DQ model with the input model's metadata plus
+        ``starnet.quantization`` (method, image count, policy).
+
+    Raises:
+        FileNotFoundError: ``onnx_model`` or ``calib`` is missing.
+        ValueError: Bad model, already quantized, or no readable calibration images.
+
+    Example:
+        >>> quantize_model("starnet_mv3.onnx", "data/iiit5k/train.txt", "starnet_mv3.int8.onnx")  # doctest: +SKIP
+    """
+    import onnx
+    import onnxruntime
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    say = progress or (lambda line: log.info("%s", line))
+    policy = policy or PrecisionPolicy()
+    calibrate_method = _method(method)
+    started = time.perf_counter()
+    checked = onnx_model if isinstance(onnx_model, CheckedModel) else check_onnx(onnx_model, charset=charset)
+    if checked.quantized:
+        raise ValueError(f"{str(checked.path)!r} is already quantized (it holds QuantizeLinear/DequantizeLinear nodes)")
+    images = load_calibration_images(calib, calib_count)
+    say(f"calibrating on {len(images)} images from {os.fspath(calib)} ({method})")
+
+    proto = onnx.ModelProto()
+    proto.CopyFrom(checked.proto)
+    bypass_initializer_identities(proto)
+    excluded = float_nodes(proto, policy)
+    reader = StarNetCalibrationReader(
+        images, checked.info.preprocess, input_name=checked.input_name, batch_size=batch_size
+    )
+    with tempfile.TemporaryDirectory(prefix="starnet-quantize-") as tmp, _quiet_preprocessing_advice():
+        src, dst = Path(tmp) / "float.onnx", Path(tmp) / "qdq.onnx"
+        onnx.save(proto, str(src))
+        quantize_static(
+            str(src),
+            str(dst),
+            reader,
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=excluded,
+            calibrate_method=calibrate_method,
+            extra_options={
+                "ActivationSymmetric": True,
+                "WeightSymmetric": True,
+                # TensorRT rejects DequantizeLinear of int32 biases; it folds float biases into the int8 conv.
+                "QuantizeBias": False,
+                # Bounded memory: ranges are merged every few batches instead of keeping every activation.
+                "CalibMaxIntermediateOutputs": 4,
+            },
+        )
+        qdq = onnx.load(str(dst))
+    quantized = sum(
+        1
+        for node in qdq.graph.node
+        if node.op_type not in ("QuantizeLinear", "DequantizeLinear")
+        and any(i.endswith("_DequantizeLinear_Output") for i in node.input)
+    )
+    record = {
+        "format": "qdq",
+        "activations": "int8 symmetric per-tensor",
+        "weights": "int8 symmetric per-channel",
+        "method": method,
+        "calibration_images": len(images),
+        "calibration_source": os.path.basename(os.path.normpath(os.fspath(calib))),
+        "policy": asdict(policy),
+        "float_nodes": len(excluded),
+        "quantizer": f"onnxruntime {onnxruntime.__version__}",
+        "source_sha256": checked.sha256,
+    }
+    del qdq.metadata_props[:]
+    props = dict(checked.info.to_props())
+    props[KEY_QUANTIZATION] = json.dumps(record, sort_keys=True)
+    for key, value in sorted(props.items()):
+        entry = qdq.metadata_props.add()
+        entry.key, entry.value = key, value
+    qdq.doc_string = (checked.proto.doc_string + " (int8 Q/DQ by starnet-trt quantize)").strip()
+    path = None
+    if out is not None:
+        path = Path(os.fspath(out))
+        with atomic_write_path(path) as tmp_path:
+            onnx.save(qdq, str(tmp_path))
+    seconds = time.perf_counter() - started
+    say(f"quantized {quantized} nodes, {len(excluded)} kept in float, in {seconds:.1f} s")
+    return QuantizeResult(
+        path=path,
+        proto=qdq,
+        calibration_images=len(images),
+        calibration_source=os.fspath(calib),
+        excluded_nodes=excluded,
+        quantized_nodes=quantized,
+        seconds=seconds,
+        policy=policy,
+    )
+
+
+# -- command line ------------------------------------------------------------------------------------------------
+
+
+def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    """Calibration and precision-policy options, shared by ``quantize`` and ``build --int8``."""
+    parser.add_argument(
+        "--calib",
+        metavar="DIR|GT.txt|LMDB",
+        help="calibration word images: a folder, a label file (path<TAB>label) or an LMDB; training data, never test",
+    )
+    parser.add_argument(
+        "--calib-count",
+        type=int,
+        default=DEFAULT_CALIB_COUNT,
+        metavar="N",
+        help=f"calibration images, spread evenly over the set (default {DEFAULT_CALIB_COUNT})",
+    )
+    parser.add_argument(
+        "--calib-method", choices=CALIB_METHODS, default="minmax", help="activation range calibrator (default minmax)"
+    )
+    parser.add_argument(
+        "--quantize-tps", action="store_true", help="quantize the TPS localization network too (default: float)"
+    )
+    parser.add_argument("--quantize-head", action="store_true", help="quantize the final FC too (default: float)")
+    parser.add_argument(
+        "--keep-float",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="keep this node in float (repeatable)",
+    )
+
+
+def policy_from_args(args: argparse.Namespace) -> PrecisionPolicy:
+    return PrecisionPolicy(
+        quantize_tps=args.quantize_tps, quantize_head=args.quantize_head, exclude=tuple(args.keep_float)
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--onnx", required=True, metavar="MODEL", help="float ONNX model")
+    parser.add_argument("-o", "--out", required=True, metavar="OUT.onnx", help="Q/DQ ONNX to write")
+    parser.add_argument("--charset", help="charset for a model without starnet-trt metadata (e.g. 0-9a-z spelled out)")
+    add_policy_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    if not args.calib:
+        raise ValueError("quantize needs --calib DIR|GT.txt|LMDB (word images from the training distribution)")
+    result = quantize_model(
+        args.onnx,
+        args.calib,
+        args.out,
+        calib_count=args.calib_count,
+        policy=policy_from_args(args),
+        method=args.calib_method,
+        charset=args.charset,
+        progress=lambda line: print(f"quantize: {line}", file=sys.stderr, flush=True),
+    )
+    assert result.path is not None
+    print(f"wrote {result.path} ({result.path.stat().st_size / 1e6:.2f} MB)")
+    return 0
