@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 DEFAULT_CALIB_COUNT = 512
 CALIB_METHODS = ("minmax", "entropy", "percentile")
 KEY_QUANTIZATION = "starnet.quantization"
+# Where the backbone's spatial feature extraction ends: the last of these before the neck.
+_FEATURE_OPS = ("Conv", "MaxPool", "AveragePool", "GlobalAveragePool")
+_TAIL_OPS = ("MaxPool", "AveragePool", "GlobalAveragePool", "Relu", "HardSwish", "Clip", "LeakyRelu")
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,27 @@ def _descendants(graph: Any, start: Any) -> set[str]:
     return seen
 
 
+def _feature_nodes(graph: Any) -> set[str]:
+    return {n.name for n in graph.node if n.op_type in _FEATURE_OPS}
+
+
+def _backbone_tail(graph: Any, last: list[Any]) -> set[str]:
+    """The final pooling and the activations right before it (up to the last Conv or Add), kept float.
+
+    With int8 reaching the final pool, TensorRT propagates the int8 tensor forward through the pool and the neck's
+    Reshape/Transpose into the LSTM's Myelin graph, which then fails to build (TensorRT-RTX 1.7, ResNet34_vd:
+    "Expected 25 to be equal to ... in reshape op"). Ending the int8 region at the last Conv/Add avoids it at the
+    cost of one float pool.
+    """
+    producers = _producers(graph)
+    names: set[str] = set()
+    node = last[0] if last and last[0].op_type != "Conv" else None
+    while node is not None and node.op_type in _TAIL_OPS:
+        names.add(node.name)
+        node = producers.get(node.input[0])
+    return names
+
+
 def float_nodes(proto: Any, policy: PrecisionPolicy) -> list[str]:
     """Names of the nodes the policy keeps in float (the input of ``nodes_to_exclude``)."""
     graph = proto.graph
@@ -244,6 +268,12 @@ def float_nodes(proto: Any, policy: PrecisionPolicy) -> list[str]:
         neck_and_head = _descendants(graph, first)
         head = _descendants(graph, last) - {last.name}
         names |= neck_and_head - (head if policy.quantize_head else set())
+        # The reshapes/transposes between the backbone's last conv or pool and the LSTM: a Q/DQ there only
+        # re-quantizes what the LSTM reads in float, and TensorRT cannot fuse it (it fails to build r34_vd).
+        feeding = _ancestors(graph, first.input[0])
+        boundary = max((order[n] for n in feeding if n in _feature_nodes(graph)), default=-1)
+        names |= {n for n in feeding if order[n] > boundary}
+        names |= _backbone_tail(graph, [n for n in graph.node if order[n.name] == boundary])
         # The softmax stays float even with quantize_head: probabilities near 0/1 need the float range.
         names |= {n.name for n in graph.node if n.op_type == "Softmax" and n.name in head}
     else:

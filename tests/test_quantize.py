@@ -1,0 +1,171 @@
+"""Explicit INT8: the Q/DQ format TensorRT fuses, the precision policy, calibration input, ONNX Runtime parity."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+torch = pytest.importorskip("torch", reason="the STAR-Net test model is exported from PyTorch")
+ort = pytest.importorskip("onnxruntime")
+
+from starnet_trt.metadata import DEFAULT_CHARSET  # noqa: E402
+from starnet_trt.quantize import (  # noqa: E402
+    PrecisionPolicy,
+    StarNetCalibrationReader,
+    float_nodes,
+    load_calibration_images,
+    quantize_model,
+)
+
+
+@pytest.fixture(scope="module")
+def mv3(tmp_path_factory):
+    from starnet_trt.export import export_model
+    from starnet_trt.model import build_model
+
+    torch.manual_seed(0)
+    model = build_model("starnet_mv3")
+    with torch.no_grad():  # non-trivial BN statistics, so activations have real ranges to calibrate
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_var.uniform_(0.5, 1.5)
+    return export_model(model, tmp_path_factory.mktemp("onnx") / "mv3.onnx", charset=DEFAULT_CHARSET)
+
+
+@pytest.fixture(scope="module")
+def calib_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("calib")
+    rng = np.random.default_rng(1)
+    for i in range(12):
+        h, w = int(rng.integers(16, 80)), int(rng.integers(30, 400))
+        cv2.imwrite(str(folder / f"w{i:02d}.png"), rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8))
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def quantized(mv3, calib_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("q") / "mv3.int8.onnx"
+    return quantize_model(mv3, calib_dir, out, calib_count=8)
+
+
+def _tps_nodes(graph) -> set[str]:
+    return {n.name for n in graph.node if n.name.startswith("/transform/loc_net/")}
+
+
+def _dq_inputs(graph) -> dict[str, bool]:
+    """node name -> whether any input comes from a DequantizeLinear."""
+    dq_out = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    return {n.name: any(i in dq_out for i in n.input) for n in graph.node}
+
+
+def test_qdq_format_is_what_tensorrt_fuses(quantized):
+    graph = quantized.proto.graph
+    inits = {t.name: t for t in graph.initializer}
+    qs = [n for n in graph.node if n.op_type == "QuantizeLinear"]
+    dqs = [n for n in graph.node if n.op_type == "DequantizeLinear"]
+    assert qs and dqs
+    for node in qs + dqs:
+        zero_point = numpy_helper.to_array(inits[node.input[2]])
+        assert zero_point.dtype == np.int8 and not zero_point.any(), f"{node.name}: zero point must be int8 0"
+    weight_dqs = [n for n in dqs if n.input[0] in inits]
+    assert weight_dqs, "weights are int8 initializers feeding a DequantizeLinear"
+    for node in weight_dqs:
+        # no int32 bias DequantizeLinear: TensorRT's parser rejects it
+        assert numpy_helper.to_array(inits[node.input[0]]).dtype == np.int8, node.name
+    conv_weights = {n.input[1] for n in graph.node if n.op_type == "Conv"}
+    per_channel = [n for n in weight_dqs if n.output[0] in conv_weights]
+    assert per_channel
+    for node in per_channel:
+        scale = numpy_helper.to_array(inits[node.input[1]])
+        weight = numpy_helper.to_array(inits[node.input[0]])
+        assert scale.ndim == 1 and scale.shape[0] == weight.shape[0], "per-channel scales on axis 0"
+    props = {p.key: p.value for p in quantized.proto.metadata_props}
+    assert props["character"] == "\n".join(DEFAULT_CHARSET)
+    record = json.loads(props["starnet.quantization"])
+    assert record["calibration_images"] == 8 and record["method"] == "minmax"
+    assert quantized.path is not None and quantized.path.is_file()
+    onnx.checker.check_model(onnx.load(str(quantized.path)))
+
+
+def test_default_policy_keeps_tps_lstm_head_float(quantized):
+    graph = quantized.proto.graph
+    has_dq = _dq_inputs(graph)
+    assert not any(has_dq[n] for n in _tps_nodes(graph))
+    for node in graph.node:
+        if node.op_type in ("LSTM", "Softmax", "GridSample") or node.name.startswith("/head/"):
+            assert not has_dq[node.name], node.name
+    backbone_convs = [n.name for n in graph.node if n.op_type == "Conv" and n.name.startswith("/backbone/")]
+    assert sum(has_dq[n] for n in backbone_convs) > len(backbone_convs) // 2
+    assert quantized.quantized_nodes > 40
+
+
+def test_policy_flags_quantize_tps_and_head(mv3):
+    proto = onnx.load(str(mv3))
+    default = set(float_nodes(proto, PrecisionPolicy()))
+    assert _tps_nodes(proto.graph) <= default
+    assert {"/head/MatMul", "/neck/LSTM", "/neck/LSTM_1", "/Softmax"} <= default
+    tps = set(float_nodes(proto, PrecisionPolicy(quantize_tps=True)))
+    assert not (_tps_nodes(proto.graph) & tps)
+    head = set(float_nodes(proto, PrecisionPolicy(quantize_head=True)))
+    assert "/head/MatMul" not in head and "/Softmax" in head and "/neck/LSTM_1" in head
+    extra = set(float_nodes(proto, PrecisionPolicy(exclude=("/backbone/conv1/conv/Conv", "no_such_node"))))
+    assert "/backbone/conv1/conv/Conv" in extra and "no_such_node" not in extra
+
+
+def test_onnxruntime_runs_the_qdq_model_close_to_float(mv3, quantized, calib_dir):
+    images = load_calibration_images(calib_dir, 4)
+    batch = StarNetCalibrationReader(images, _preprocess(mv3), batch_size=4).get_next()
+    ref = ort.InferenceSession(str(mv3), providers=["CPUExecutionProvider"]).run(None, batch)[0]
+    got = ort.InferenceSession(str(quantized.path), providers=["CPUExecutionProvider"]).run(None, batch)[0]
+    assert got.shape == ref.shape == (4, 25, 37)
+    np.testing.assert_allclose(got.sum(-1), 1.0, rtol=1e-4)
+    assert np.abs(got - ref).max() < 0.2
+
+
+def _preprocess(path):
+    from starnet_trt.graph.check import check_onnx
+
+    return check_onnx(path).info.preprocess
+
+
+def test_calibration_sources(calib_dir, tmp_path):
+    assert len(load_calibration_images(calib_dir, 100)) == 12  # notes.txt is not an image
+    assert len(load_calibration_images(calib_dir, 5)) == 5
+    labels = tmp_path / "gt.txt"
+    lines = [f"{p.relative_to(calib_dir.parent)}\tword" for p in sorted(calib_dir.glob("*.png"))]
+    labels.write_text("\n".join(lines))
+    (tmp_path / calib_dir.name).symlink_to(calib_dir)
+    images = load_calibration_images(labels, 3)
+    assert len(images) == 3 and all(img.dtype == np.uint8 and img.ndim == 3 for img in images)
+    with pytest.raises(ValueError, match="positive"):
+        load_calibration_images(calib_dir, 0)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="no readable images"):
+        load_calibration_images(broken, 4)
+
+
+def test_calibration_reader_uses_inference_preprocessing(calib_dir):
+    from starnet_trt.metadata import Preprocess
+    from starnet_trt.ops import resize_normalize
+
+    images = load_calibration_images(calib_dir, 5)
+    reader = StarNetCalibrationReader(images, Preprocess(), batch_size=2)
+    batches = [reader.get_next() for _ in range(3)]
+    assert reader.get_next() is None
+    got = np.concatenate([b["x"] for b in batches])
+    np.testing.assert_array_equal(got, resize_normalize(images)[0])
+    reader.rewind()
+    assert reader.get_next()["x"].shape == (2, 3, 32, 100)
+
+
+def test_already_quantized_is_refused(quantized, calib_dir):
+    with pytest.raises(ValueError, match="already quantized"):
+        quantize_model(quantized.path, calib_dir, None)
