@@ -46,6 +46,8 @@ FLAVOURS = ("tensorrt", "tensorrt_rtx")
 SIDECAR_FORMAT = "starnet-trt-engine"
 SIDECAR_VERSION = 1
 DEFAULT_BATCH = (1, 16, 64)
+PLUGIN_LIBRARY_ENV = "STARNET_TRT_PLUGINS"
+PLUGIN_LIBRARY_NAMES = ("libstarnet_plugins.so", "starnet_plugins.dll")
 INSTALL_HINT = (
     "on Jetson it comes with JetPack (sudo apt install nvidia-jetpack, or python3-libnvinfer); on a desktop or "
     "server: pip install 'starnet-trt[tensorrt]' (NVIDIA TensorRT 10/11, needs a CUDA GPU to build) or "
@@ -293,11 +295,21 @@ def _parse(tensorrt: TensorRTModule, network: Any, logger: Any, graph: bytes, pa
     """Parse ``graph`` into ``network``; returns the parser, which must outlive the build (it owns weights)."""
     parser = tensorrt.module.OnnxParser(network, logger)
     if not parser.parse(graph, str(path)):
-        errors = [parser.get_error(i).desc() for i in range(parser.num_errors)]
+        errors = [_parser_error(parser.get_error(i)) for i in range(parser.num_errors)]
         raise ValueError(
             f"TensorRT {tensorrt.version} cannot parse {str(path)!r}: " + " | ".join(errors or logger.errors)
         )
     return parser
+
+
+def _parser_error(error: Any) -> str:
+    """A parser error with the node it concerns (``node_name``/``node_operator`` exist from TensorRT 10)."""
+    text = error.desc()
+    try:
+        where = f" (node {error.node_name()!r}, op {error.node_operator()!r})"
+    except Exception:  # older/leaner bindings
+        where = ""
+    return text + where
 
 
 def _load_timing_cache(config: Any, path: Path) -> int:
@@ -368,6 +380,7 @@ class _Build:
     network: Any
     config: Any
     parser: Any = None
+    plugin_handle: Any = None
     flags: list[str] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
     device: dict[str, Any] | None = None
@@ -433,10 +446,16 @@ def build_engine(
 
     graph, quantization = _prepare_graph(checked, opts, say)
     precision = "+".join(p for p, on in (("int8", quantization is not None), ("fp16", opts.fp16)) if on) or "fp32"
-    plugin_records = _plugins(opts.plugins, say)
+    library = _plugin_library(opts.plugins, say)
+    plugin_records: list[dict[str, str]] = []
+    if library is not None:
+        from .graph.plugins import insert_plugins
+
+        graph, plugins = insert_plugins(graph, blank=checked.info.blank_index)
+        plugin_records = [dict(p.as_dict(), library=library.name) for p in plugins]
     out = Path(os.fspath(engine_path)) if engine_path is not None else default_engine_path(onnx_path, precision)
 
-    build = _create_network(tensorrt, checked, graph, weakly_typed=opts.dla_core is not None)
+    build = _create_network(tensorrt, checked, graph, weakly_typed=opts.dla_core is not None, plugin_library=library)
     _configure(build, checked, opts, int8=quantization is not None, say=say)
     loaded = 0
     if cache is not None:
@@ -475,7 +494,9 @@ def build_engine(
     )
 
 
-def _create_network(tensorrt: TensorRTModule, checked: CheckedModel, graph: Any, *, weakly_typed: bool) -> _Build:
+def _create_network(
+    tensorrt: TensorRTModule, checked: CheckedModel, graph: Any, *, weakly_typed: bool, plugin_library: Path | None
+) -> _Build:
     trt = tensorrt.module
     logger = _make_logger(trt)
     builder = trt.Builder(logger)
@@ -486,9 +507,11 @@ def _create_network(tensorrt: TensorRTModule, checked: CheckedModel, graph: Any,
     if network is None or config is None:
         raise RuntimeError(_builder_failure(tensorrt, logger))
     build = _Build(tensorrt, logger, builder, network, config, flags=[] if weakly_typed else ["STRONGLY_TYPED"])
+    if plugin_library is not None:
+        _load_plugin_library(build, plugin_library)
     data = checked.path.read_bytes() if graph is checked.proto else graph.SerializeToString()
     build.parser = _parse(tensorrt, network, logger, data, checked.path)
-    _check_network(network, checked)
+    _check_network(network, checked, len(graph.graph.output))
     return build
 
 
@@ -569,18 +592,50 @@ def _prepare_graph(
     return graph, quantization
 
 
-def _plugins(mode: str, say: Callable[[str], None]) -> list[dict[str, str]]:
-    """Plugin records for the sidecar. The plugin library has not landed: native layers only, for now."""
-    if mode == "auto":
+def find_plugin_library() -> Path | None:
+    """The starnet-trt TensorRT plugin library: ``$STARNET_TRT_PLUGINS``, else one installed next to the package.
+
+    Raises:
+        FileNotFoundError: ``$STARNET_TRT_PLUGINS`` names a file that does not exist.
+    """
+    named = os.environ.get(PLUGIN_LIBRARY_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise FileNotFoundError(f"{PLUGIN_LIBRARY_ENV}={named!r}: plugin library not found")
+        return path
+    here = Path(__file__).resolve().parent
+    return next((here / name for name in PLUGIN_LIBRARY_NAMES if (here / name).is_file()), None)
+
+
+def _plugin_library(mode: str, say: Callable[[str], None]) -> Path | None:
+    if mode == "none":
+        return None
+    library = find_plugin_library()
+    if library is None:
         say("plugins: no starnet-trt plugin library found; building with native TensorRT layers")
-    return []
+    else:
+        say(f"plugins: {library}")
+    return library
 
 
-def _check_network(network: Any, checked: CheckedModel) -> None:
-    if network.num_inputs != 1 or network.num_outputs != 1:
+def _load_plugin_library(build: _Build, library: Path) -> None:
+    registry = build.builder.get_plugin_registry()
+    try:
+        handle = registry.load_library(str(library))
+    except Exception as exc:  # TensorRT raises RuntimeError/TypeError depending on version
+        raise RuntimeError(f"TensorRT cannot load the plugin library {str(library)!r}: {exc}") from None
+    if handle is None:
+        errors = " | ".join(build.logger.errors) or "no message"
+        raise RuntimeError(f"TensorRT cannot load the plugin library {str(library)!r}: {errors}")
+    build.plugin_handle = handle
+
+
+def _check_network(network: Any, checked: CheckedModel, outputs: int) -> None:
+    if network.num_inputs != 1 or network.num_outputs != outputs:
         raise ValueError(
             f"TensorRT sees {network.num_inputs} inputs and {network.num_outputs} outputs in {str(checked.path)!r}; "
-            "expected one of each"
+            f"expected 1 and {outputs}"
         )
     dims = tuple(network.get_input(0).shape)
     if dims[1:] != checked.input_shape or dims[0] != -1:
@@ -620,7 +675,7 @@ def _sidecar(
         "metadata": info.to_props(),
         "metadata_supplied_by_builder": checked.metadata_supplied,
         "input": {"name": checked.input_name, "dtype": "float32", "shape": [-1, c, h, w]},
-        "output_tensor": {"name": checked.output_name, "dtype": "float32", "shape": [-1, *checked.output_shape]},
+        "outputs": _io_records(graph.graph.output),
         "profile": {"min": [lo, c, h, w], "opt": [opt, c, h, w], "max": [hi, c, h, w]},
         "tensorrt": {"flavour": build.tensorrt.flavour, "version": build.tensorrt.version},
         "device": {
@@ -645,6 +700,19 @@ def _sidecar(
         "built_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "built_by": f"starnet-trt {__version__}",
     }
+
+
+def _io_records(values: Any) -> list[dict[str, Any]]:
+    """name, numpy dtype name and shape (-1 where symbolic) of graph inputs/outputs."""
+    from onnx import helper
+
+    records = []
+    for value in values:
+        tensor = value.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim]
+        dtype = helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+        records.append({"name": value.name, "dtype": dtype, "shape": dims})
+    return records
 
 
 # -- sidecar reading (for runtimes) ------------------------------------------------------------------------------

@@ -83,7 +83,8 @@ def test_build_variant_and_sidecar(models, calib_dir, tmp_path, arch, precision)
     assert sidecar["plugins"] == []
     assert sidecar["onnx"]["sha256"] == _sha256(models[arch])
     assert sidecar["profile"] == {"min": [1, 3, 32, 100], "opt": [2, 3, 32, 100], "max": [4, 3, 32, 100]}
-    assert sidecar["input"]["name"] == "x" and sidecar["output_tensor"]["shape"] == [-1, 25, 37]
+    assert sidecar["input"]["name"] == "x"
+    assert sidecar["outputs"] == [{"name": "probs", "dtype": "float32", "shape": [-1, 25, 37]}]
     assert "STRONGLY_TYPED" in sidecar["builder"]["flags"]
     assert sidecar["build_seconds"] > 0
     if precision == "fp32":

@@ -1,0 +1,136 @@
+"""Plugin graph surgery: the rewritten graph runs in ONNX Runtime with the plugins' CPU twins as custom ops and
+matches the original graph; the builder wires the plugin library in when one is found."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+torch = pytest.importorskip("torch", reason="the STAR-Net test models are exported from PyTorch")
+ort = pytest.importorskip("onnxruntime")
+
+from starnet_trt import builder  # noqa: E402
+from starnet_trt.graph.plugins import DECODE_OP, PLUGIN_DOMAIN, TPS_OP, insert_plugins  # noqa: E402
+from starnet_trt.metadata import DEFAULT_CHARSET  # noqa: E402
+from starnet_trt.ops import ctc_greedy_decode  # noqa: E402
+
+ARCHS = ["starnet_mv3", "starnet_r34_vd"]
+TOLERANCE = 1e-4
+needs_extensions = pytest.mark.skipif(
+    importlib.util.find_spec("onnxruntime_extensions") is None,
+    reason="needs onnxruntime-extensions (pip install onnxruntime-extensions) for the plugin twins",
+)
+needs_rtx = pytest.mark.skipif(
+    importlib.util.find_spec("tensorrt_rtx") is None, reason="needs tensorrt_rtx (pip install 'starnet-trt[rtx]')"
+)
+
+
+@pytest.fixture(scope="module", params=ARCHS)
+def exported(request, tmp_path_factory):
+    """A model with a non-trivial TPS (random fiducial regressor) and sharp outputs."""
+    from starnet_trt.export import export_model
+    from starnet_trt.model import build_model
+
+    torch.manual_seed(1)
+    model = build_model(request.param)
+    with torch.no_grad():
+        model.transform.loc_net.fc2.weight.normal_(0.0, 0.05)
+        model.head.weight.mul_(20.0)
+    return export_model(model, tmp_path_factory.mktemp("onnx") / f"{request.param}.onnx", charset=DEFAULT_CHARSET)
+
+
+def _sampler_output(proto) -> str:
+    return next(n for n in proto.graph.node if n.op_type == "GridSample").output[0]
+
+
+def _expose(proto, name: str):
+    """A copy of ``proto`` that also outputs the tensor ``name``."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    copy.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    return copy
+
+
+def test_rewritten_structure(exported):
+    proto = onnx.load(str(exported))
+    rewritten, plugins = insert_plugins(proto)
+    assert [p.name for p in plugins] == [TPS_OP, DECODE_OP]
+    ops = [n.op_type for n in rewritten.graph.node]
+    assert "GridSample" not in ops and ops.count(TPS_OP) == 1 and ops[-1] == DECODE_OP
+    tps = next(n for n in rewritten.graph.node if n.op_type == TPS_OP)
+    attrs = {a.name: helper.get_attribute_value(a) for a in tps.attribute}
+    assert attrs["out_height"] == 32 and attrs["out_width"] == 100 and attrs["align_corners"] == 1
+    assert attrs["padding_mode"] == b"zeros" and attrs["plugin_version"] == b"1"
+    assert tps.domain == PLUGIN_DOMAIN and tps.input[0] == "x"
+    assert len(rewritten.graph.node) < len(proto.graph.node)  # the grid MatMul/Reshape and matrix are gone
+    assert not any(n.op_type == "MatMul" and n.name.startswith("/transform/") for n in rewritten.graph.node)
+    assert [o.name for o in rewritten.graph.output] == ["indices", "lengths", "confidence"]
+    assert {p.key: p.value for p in rewritten.metadata_props} == {p.key: p.value for p in proto.metadata_props}
+    onnx.checker.check_model(rewritten)
+    assert [n.op_type for n in proto.graph.node].count("GridSample") == 1  # input untouched
+
+
+@needs_extensions
+def test_plugin_graph_matches_original_in_onnxruntime(exported):
+    from starnet_trt.graph.plugin_twins import plugin_session
+
+    proto = onnx.load(str(exported))
+    rectified = _sampler_output(proto)
+    tapped = _expose(proto, rectified)
+    rewritten, _ = insert_plugins(tapped, keep_probs=True)
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, (6, 3, 32, 100)).astype(np.float32)
+    outputs = ort.InferenceSession(tapped.SerializeToString()).run(None, {"x": x})
+    ref = dict(zip(["probs", rectified], outputs, strict=True))
+    names = [o.name for o in rewritten.graph.output]
+    got = dict(zip(names, plugin_session(rewritten).run(None, {"x": x}), strict=True))
+    assert names == ["probs", rectified, "indices", "lengths", "confidence"]
+    assert np.abs(ref[rectified] - x).max() > 0.1, "the test TPS must actually move pixels"
+    np.testing.assert_allclose(got[rectified], ref[rectified], atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(got["probs"], ref["probs"], atol=TOLERANCE, rtol=0)
+    indices, lengths, confidence = ctc_greedy_decode(ref["probs"])
+    np.testing.assert_array_equal(got["indices"], indices)
+    np.testing.assert_array_equal(got["lengths"], lengths)
+    np.testing.assert_allclose(got["confidence"], confidence, atol=TOLERANCE)
+    assert lengths.max() > 0
+
+
+def test_a_different_grid_matrix_is_refused(exported):
+    proto = onnx.load(str(exported))
+    matmul = next(n for n in proto.graph.node if n.op_type == "MatMul" and n.name.startswith("/transform/"))
+    constant = next(n for n in proto.graph.node if matmul.input[0] in n.output)
+    value = numpy_helper.to_array(constant.attribute[0].t).copy()
+    value[0, 0] += 0.01
+    constant.attribute[0].t.CopyFrom(numpy_helper.from_array(value))
+    with pytest.raises(ValueError, match="differs from STAR-Net"):
+        insert_plugins(proto)
+    _, plugins = insert_plugins(proto, tps=False)
+    assert [p.name for p in plugins] == [DECODE_OP]
+
+
+def test_builder_reports_a_missing_plugin_library(exported, tmp_path, monkeypatch, capsys):
+    from starnet_trt.cli import main
+
+    monkeypatch.setenv(builder.PLUGIN_LIBRARY_ENV, str(tmp_path / "libstarnet_plugins.so"))
+    code = main(["build", "--onnx", str(exported), "-o", str(tmp_path / "e.engine")])
+    err = capsys.readouterr().err
+    assert code == 2 and "plugin library not found" in err and "Traceback" not in err
+    assert builder.find_plugin_library.__doc__  # documented lookup order
+
+
+@needs_rtx
+def test_builder_rewrites_the_graph_when_a_library_is_found(exported, tmp_path, monkeypatch):
+    fake = tmp_path / "libstarnet_plugins.so"
+    fake.write_bytes(b"")
+    monkeypatch.setenv(builder.PLUGIN_LIBRARY_ENV, str(fake))
+    with pytest.raises(RuntimeError, match="cannot load the plugin library"):
+        builder.build_engine(exported, tmp_path / "a.engine", trt="tensorrt_rtx", batch="1")
+    # With the library "loaded", TensorRT's parser looks the two plugin nodes up by name: proof of the rewrite.
+    monkeypatch.setattr(builder, "_load_plugin_library", lambda build, library: None)
+    with pytest.raises(ValueError, match=f"op '{TPS_OP}'.*op '{DECODE_OP}'"):
+        builder.build_engine(exported, tmp_path / "b.engine", trt="tensorrt_rtx", batch="1")
+    result = builder.build_engine(exported, tmp_path / "c.engine", trt="tensorrt_rtx", batch="1", plugins="none")
+    assert result.sidecar["plugins"] == []
