@@ -15,6 +15,11 @@ Flavours (``trt=``):
   Ampere and later by default; ``compute_capabilities`` narrows or adds (7.5 for Turing).
 * ``auto``: ``tensorrt`` when importable, else ``tensorrt_rtx``.
 
+Timing cache (``timing_cache=``): loaded before the build when the file exists and written back after it, so
+repeated builds on one machine skip tactic timing (full TensorRT). TensorRT-RTX accepts the calls but treats them
+as no-ops (it specialises kernels at run time and has a *runtime* cache for that, a matter for the predictor);
+the file is still written, so one command line works with both flavours.
+
 The sidecar lets the runtime refuse an engine that does not match what it is about to do: charset,
 preprocessing, precision, TensorRT flavour and version, target compute capabilities, plugins, and the sha256 of
 the source ONNX, of the graph actually built and of the engine itself.
@@ -124,7 +129,7 @@ def _make_logger(trt: Any) -> Any:
 
 
 def _make_progress_monitor(trt: Any, say: Callable[[str], None]) -> Any | None:
-    """Progress lines for the top two levels of build phases (TensorRT >= 10 / RTX ``IProgressMonitor``)."""
+    """Progress lines for the top three levels of build phases (TensorRT >= 10 / RTX ``IProgressMonitor``)."""
     base = getattr(trt, "IProgressMonitor", None)
     if base is None:
         return None
@@ -138,14 +143,15 @@ def _make_progress_monitor(trt: Any, say: Callable[[str], None]) -> Any | None:
         def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
             depth = 0 if parent_phase is None else self.depth.get(parent_phase, 0) + 1
             self.depth[phase_name] = depth
-            if depth <= 1:
+            if depth <= 2:
                 say(f"[{time.perf_counter() - started:6.1f}s] {'  ' * depth}{phase_name}")
 
         def step_complete(self, phase_name: str, step: int) -> bool:
             return True  # never cancel
 
         def phase_finish(self, phase_name: str) -> None:
-            pass
+            if self.depth.get(phase_name) == 0:
+                say(f"[{time.perf_counter() - started:6.1f}s] {phase_name}: done")
 
     return _Progress()
 
@@ -461,6 +467,8 @@ def build_engine(
     if cache is not None:
         loaded = _load_timing_cache(build.config, cache)
         say(f"timing cache {cache}: " + (f"loaded {loaded} bytes" if loaded else "new"))
+        if tensorrt.flavour == "tensorrt_rtx":
+            say("timing cache: TensorRT-RTX keeps the file in step but does not use it (it tunes kernels at run time)")
     lo, opt, hi = opts.batch
     say(f"building {precision} engine, batch profile {lo}:{opt}:{hi}")
     build_started = time.perf_counter()

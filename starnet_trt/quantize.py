@@ -391,8 +391,10 @@ def quantize_model(
                 "WeightSymmetric": True,
                 # TensorRT rejects DequantizeLinear of int32 biases; it folds float biases into the int8 conv.
                 "QuantizeBias": False,
-                # Bounded memory: ranges are merged every few batches instead of keeping every activation.
-                "CalibMaxIntermediateOutputs": 4,
+                # Not "CalibMaxIntermediateOutputs": in ONNX Runtime 1.32 it drops the collected batches without
+                # merging their ranges (and fails when the batch count is a multiple of it). MinMax needs no bound:
+                # its augmented graph returns per-tensor min/max only. Entropy/percentile keep whole activations,
+                # so their memory grows with calib_count.
             },
         )
         qdq = onnx.load(str(dst))

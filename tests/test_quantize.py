@@ -169,3 +169,17 @@ def test_calibration_reader_uses_inference_preprocessing(calib_dir):
 def test_already_quantized_is_refused(quantized, calib_dir):
     with pytest.raises(ValueError, match="already quantized"):
         quantize_model(quantized.path, calib_dir, None)
+
+
+def test_ranges_do_not_depend_on_calibration_batching(mv3, calib_dir, quantized):
+    """MinMax over 8 images is the same in 1 batch of 8 or 4 batches of 2 (guards against dropped batches)."""
+    batched = quantize_model(mv3, calib_dir, None, calib_count=8, batch_size=2)
+
+    def scales(proto):
+        inits = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+        return {n.output[0]: inits[n.input[1]] for n in proto.graph.node if n.op_type == "QuantizeLinear"}
+
+    one, four = scales(quantized.proto), scales(batched.proto)
+    assert one.keys() == four.keys() and one
+    for name in one:
+        np.testing.assert_allclose(four[name], one[name], rtol=1e-5, err_msg=name)
