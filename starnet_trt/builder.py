@@ -278,6 +278,10 @@ def _rtx_targets(trt: Any, config: Any, compute_capabilities: Sequence[str]) -> 
 def _configure_dla(tensorrt: TensorRTModule, builder: Any, config: Any, dla_core: int, gpu_fallback: bool) -> None:
     """DLA on Jetson with TensorRT 10 (the last DLA-capable major). Not testable on CI: kept small and guarded."""
     trt = tensorrt.module
+    if tensorrt.major >= 11:
+        raise ValueError(
+            f"TensorRT {tensorrt.version} has no DLA support; build DLA engines with TensorRT 10 (JetPack 6)"
+        )
     cores = int(getattr(builder, "num_DLA_cores", 0))
     if not 0 <= dla_core < cores:
         raise ValueError(f"--dla-core {dla_core} requested, but this device has {cores} DLA core(s)")

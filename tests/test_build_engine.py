@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.skipif(
+needs_rtx = pytest.mark.skipif(
     importlib.util.find_spec("tensorrt_rtx") is None,
     reason="needs tensorrt_rtx (pip install 'starnet-trt[rtx]'): these tests build real engines with it on the CPU",
 )
@@ -55,6 +55,7 @@ def _sha256(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@needs_rtx
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 @pytest.mark.parametrize("arch", ARCHS)
 def test_build_variant_and_sidecar(models, calib_dir, tmp_path, arch, precision):
@@ -101,6 +102,7 @@ def test_build_variant_and_sidecar(models, calib_dir, tmp_path, arch, precision)
     assert leftovers == []
 
 
+@needs_rtx
 def test_timing_cache_is_saved_then_loaded(models, tmp_path):
     cache = tmp_path / "timing.cache"
     lines: list[str] = []
@@ -129,6 +131,7 @@ def test_timing_cache_is_saved_then_loaded(models, tmp_path):
     assert second.sidecar["builder"]["timing_cache"] == str(cache)
 
 
+@needs_rtx
 def test_cli_build_with_progress(models, tmp_path, capsys):
     out = tmp_path / "cli.engine"
     code = main(
@@ -156,6 +159,7 @@ def test_cli_build_with_progress(models, tmp_path, capsys):
     assert sidecar["builder"]["opt_level"] == 1 and sidecar["builder"]["workspace_mb"] == 256
 
 
+@needs_rtx
 def test_prequantized_model_builds_int8_and_compute_capability_targets(models, calib_dir, tmp_path, capsys):
     qdq = tmp_path / "mv3.int8.onnx"
     code = main(
@@ -180,6 +184,7 @@ def test_prequantized_model_builds_int8_and_compute_capability_targets(models, c
     assert result.sidecar["device"]["compute_capabilities"] == ["8.9"]
 
 
+@needs_rtx
 def test_read_sidecar_refuses_a_changed_engine(models, tmp_path):
     result = build_engine(models["starnet_mv3"], tmp_path / "m.engine", trt="tensorrt_rtx", batch="1")
     assert result.sidecar["profile"]["min"] == result.sidecar["profile"]["max"] == [1, 3, 32, 100]
@@ -189,3 +194,30 @@ def test_read_sidecar_refuses_a_changed_engine(models, tmp_path):
     with pytest.raises(ValueError, match="does not match its sidecar"):
         read_sidecar(result.engine_path)
     assert read_sidecar(result.engine_path, verify=False)["precision"] == "fp32"
+
+
+@pytest.mark.tensorrt
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_full_tensorrt_build_runs(models, calib_dir, tmp_path, precision):
+    """Full TensorRT on a GPU machine (tools/gpu_selftest): the engine deserializes with the declared profile."""
+    import tensorrt as trt
+
+    result = build_engine(
+        models["starnet_mv3"],
+        tmp_path / f"full.{precision}.engine",
+        trt="tensorrt",
+        batch=SMALL,
+        fp16=precision == "fp16",
+        int8=precision == "int8",
+        calib=calib_dir,
+        calib_count=8,
+    )
+    sidecar = result.sidecar
+    assert sidecar["tensorrt"]["flavour"] == "tensorrt"
+    assert sidecar["device"]["build_gpu"]["compute_capability"] == sidecar["device"]["compute_capabilities"][0]
+    engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(result.engine_path.read_bytes())
+    assert engine is not None
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    assert names == ["x", "probs"]
+    assert tuple(engine.get_tensor_profile_shape("x", 0)[2]) == (4, 3, 32, 100)
