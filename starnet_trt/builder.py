@@ -454,15 +454,9 @@ def build_engine(
         raise ValueError("DLA cores are a Jetson feature; TensorRT-RTX has none (leave out --dla-core)")
     say(f"TensorRT flavour {tensorrt.flavour} {tensorrt.version}; model {checked.info.arch} from {checked.path}")
 
-    graph, quantization = _prepare_graph(checked, opts, say)
-    precision = "+".join(p for p, on in (("int8", quantization is not None), ("fp16", opts.fp16)) if on) or "fp32"
     library = _plugin_library(opts.plugins, say)
-    plugin_records: list[dict[str, str]] = []
-    if library is not None:
-        from .graph.plugins import insert_plugins
-
-        graph, plugins = insert_plugins(graph, blank=checked.info.blank_index)
-        plugin_records = [dict(p.as_dict(), library=library.name) for p in plugins]
+    graph, quantization, plugin_records = _prepare_graph(checked, opts, library, say)
+    precision = "+".join(p for p, on in (("int8", quantization is not None), ("fp16", opts.fp16)) if on) or "fp32"
     out = Path(os.fspath(engine_path)) if engine_path is not None else default_engine_path(onnx_path, precision)
 
     build = _create_network(tensorrt, checked, graph, weakly_typed=opts.dla_core is not None, plugin_library=library)
@@ -571,9 +565,13 @@ def _builder_failure(tensorrt: TensorRTModule, logger: Any) -> str:
 
 
 def _prepare_graph(
-    checked: CheckedModel, opts: BuildOptions, say: Callable[[str], None]
-) -> tuple[Any, dict[str, Any] | None]:
-    """The graph TensorRT parses, and the quantization record (``None`` for a float graph)."""
+    checked: CheckedModel, opts: BuildOptions, library: Path | None, say: Callable[[str], None]
+) -> tuple[Any, dict[str, Any] | None, list[dict[str, str]]]:
+    """The graph TensorRT parses, its quantization record (``None`` for a float graph) and its plugins.
+
+    Order matters: Q/DQ first (calibration runs the float graph in ONNX Runtime), then the plugin surgery (it
+    checks the TPS matrix at full precision), then FP16 typing.
+    """
     graph = checked.proto
     quantization: dict[str, Any] | None = None
     if checked.quantized:
@@ -596,12 +594,18 @@ def _prepare_graph(
         graph = result.proto
         props = {p.key: p.value for p in graph.metadata_props}
         quantization = json.loads(props["starnet.quantization"])
+    plugin_records: list[dict[str, str]] = []
+    if library is not None:
+        from .graph.plugins import insert_plugins
+
+        graph, plugins = insert_plugins(graph, blank=checked.info.blank_index)
+        plugin_records = [dict(p.as_dict(), library=library.name) for p in plugins]
     if opts.fp16:
         from .graph.fp16 import convert_to_fp16
 
         say("typing the graph FP16 (float32 input and output kept)")
         graph = convert_to_fp16(graph)
-    return graph, quantization
+    return graph, quantization, plugin_records
 
 
 def find_plugin_library() -> Path | None:
