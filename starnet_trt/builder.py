@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_bytes, atomic_write_path
 from .graph.check import CheckedModel, check_onnx
 
 log = logging.getLogger(__name__)
@@ -364,6 +364,7 @@ class BuildOptions:
     gpu_fallback: bool = False
     plugins: str = "auto"
     charset: str | None = None
+    save_onnx: Path | None = None
 
     def validate(self) -> None:
         if self.plugins not in ("auto", "none"):
@@ -422,7 +423,8 @@ def build_engine(
             ``"entropy"``, ``"percentile"``), ``policy`` (:class:`starnet_trt.quantize.PrecisionPolicy`),
             ``workspace_mb``, ``opt_level`` (0..5), ``trt`` (``"auto"``, ``"tensorrt"``, ``"tensorrt_rtx"``),
             ``dla_core`` and ``gpu_fallback`` (Jetson, TensorRT 10), ``plugins`` (``"auto"``/``"none"``),
-            ``charset`` (for a model without metadata).
+            ``charset`` (for a model without metadata), ``save_onnx`` (also write the graph TensorRT parsed,
+            after quantization, plugin surgery and FP16 typing, to this ONNX file).
 
     Returns:
         Paths, sidecar content, sizes and timings.
@@ -457,6 +459,8 @@ def build_engine(
     library = _plugin_library(opts.plugins, say)
     graph, quantization, plugin_records = _prepare_graph(checked, opts, library, say)
     precision = "+".join(p for p, on in (("int8", quantization is not None), ("fp16", opts.fp16)) if on) or "fp32"
+    if opts.save_onnx is not None:
+        _save_graph(graph, Path(os.fspath(opts.save_onnx)), say)
     out = Path(os.fspath(engine_path)) if engine_path is not None else default_engine_path(onnx_path, precision)
 
     build = _create_network(tensorrt, checked, graph, weakly_typed=opts.dla_core is not None, plugin_library=library)
@@ -606,6 +610,14 @@ def _prepare_graph(
         say("typing the graph FP16 (float32 input and output kept)")
         graph = convert_to_fp16(graph)
     return graph, quantization, plugin_records
+
+
+def _save_graph(graph: Any, path: Path, say: Callable[[str], None]) -> None:
+    import onnx
+
+    with atomic_write_path(path) as tmp:
+        onnx.save(graph, str(tmp))
+    say(f"wrote the graph to build: {path}")
 
 
 def find_plugin_library() -> Path | None:
@@ -804,6 +816,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--plugins", choices=("auto", "none"), default="auto", help="starnet-trt TensorRT plugins (default auto)"
     )
     parser.add_argument("--charset", help="charset for a model without starnet-trt metadata")
+    parser.add_argument(
+        "--save-onnx", metavar="FILE", help="also write the graph TensorRT parses (after int8/plugins/fp16) to FILE"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     add_policy_arguments(parser)
 
@@ -831,6 +846,7 @@ def run(args: argparse.Namespace) -> int:
         gpu_fallback=args.gpu_fallback,
         plugins=args.plugins,
         charset=args.charset,
+        save_onnx=args.save_onnx,
         progress=progress,
     )
     print(f"wrote {result.engine_path} ({result.engine_bytes / 1e6:.2f} MB) and {result.sidecar_path}")

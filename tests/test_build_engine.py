@@ -181,6 +181,10 @@ def test_prequantized_model_builds_int8_and_compute_capability_targets(models, c
     )
     assert result.sidecar["precision"] == "int8"
     assert result.sidecar["quantization"]["calibration_images"] == 4
+    saved = tmp_path / "built.onnx"
+    fp16 = build_engine(qdq, tmp_path / "qh.engine", trt="tensorrt_rtx", batch=SMALL, fp16=True, save_onnx=saved)
+    assert fp16.sidecar["precision"] == "int8+fp16"
+    assert fp16.sidecar["onnx"]["built_graph_sha256"] == hashlib.sha256(saved.read_bytes()).hexdigest()
     assert result.sidecar["device"]["compute_capabilities"] == ["8.9"]
 
 
