@@ -119,9 +119,11 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint:
         ckpt = load_checkpoint(args.checkpoint)
         model, charset = model_from_checkpoint(ckpt, args.arch)
-        for key in ("training_data", "samples_seen", "trained"):
+        for key in ("training_data", "samples_seen", "step"):
             if key in ckpt:
                 extra[f"starnet.{key}"] = str(ckpt[key])
+        if "train_seconds" in ckpt:
+            extra["starnet.train_hours"] = f"{float(ckpt['train_seconds']) / 3600:.2f}"
     else:
         if not args.arch:
             raise ValueError("--random-weights needs --arch")
