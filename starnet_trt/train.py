@@ -251,7 +251,13 @@ def lr_factor(step: int, cfg: dict[str, Any]) -> float:
         return (step + 1) / warm
     if sch.get("name", "cosine") == "constant":
         return 1.0
-    progress = min(1.0, (step - warm) / max(1, cfg["max_steps"] - warm))
+    # "horizons": [[from_step, end_step], ...] lets a recipe shorten (or extend) the cosine part-way through
+    # a run and stay a single reproducible config; by default the cosine ends at max_steps.
+    end = int(cfg["max_steps"])
+    for start, stop in sch.get("horizons", []):
+        if step >= int(start):
+            end = int(stop)
+    progress = min(1.0, (step - warm) / max(1, end - warm))
     lo = float(sch.get("min_lr_ratio", 0.0))
     return lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * progress))
 
