@@ -253,13 +253,16 @@ def lr_factor(step: int, cfg: dict[str, Any]) -> float:
         return 1.0
     # "horizons": [[from_step, end_step], ...] lets a recipe shorten (or extend) the cosine part-way through
     # a run and stay a single reproducible config; by default the cosine ends at max_steps.
-    end = int(cfg["max_steps"])
-    for start, stop in sch.get("horizons", []):
-        if step >= int(start):
-            end = int(stop)
-    progress = min(1.0, (step - warm) / max(1, end - warm))
+    # An entry [from, end, peak] is a warm restart: a fresh cosine from ``peak`` at ``from`` down to ``end``.
+    end, begin, peak = int(cfg["max_steps"]), warm, 1.0
+    for horizon in sch.get("horizons", []):
+        if step >= int(horizon[0]):
+            end = int(horizon[1])
+            if len(horizon) > 2:
+                begin, peak = int(horizon[0]), float(horizon[2])
+    progress = min(1.0, (step - begin) / max(1, end - begin))
     lo = float(sch.get("min_lr_ratio", 0.0))
-    return lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * progress))
+    return lo + (peak - lo) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def init_tps(model, mode: str) -> None:

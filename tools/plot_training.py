@@ -51,7 +51,7 @@ def _panel(series: dict[str, list[tuple[float, float]]], title: str, size=(900, 
         cv2.polylines(img, [poly], False, colour, 2 if len(pts) > 1 else 1)
         for p in poly if len(pts) < 60 else []:
             cv2.circle(img, tuple(int(v) for v in p), 3, colour, -1)
-        cv2.putText(img, name, (w - right - 330, top + 18 + 18 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1)
+        cv2.putText(img, name, (left + 12, top + 18 + 18 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1)
     return img
 
 
