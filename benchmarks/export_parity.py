@@ -23,11 +23,11 @@ def randomized(arch: str, seed: int) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = build_model(arch)
     with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-        for m in model.modules():
+        for m in model.modules():  # random init weights + random BN affine/statistics at a realistic scale
             if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.2)
+                m.weight.uniform_(0.8, 1.2)
+                m.bias.normal_(0, 0.1)
+                m.running_mean.normal_(0, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
         model.transform.loc_net.fc2.weight.normal_(0, 0.02)
     return model.eval()

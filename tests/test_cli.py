@@ -193,6 +193,8 @@ def test_python_dash_m(model):
 def test_python_dash_m_recognize(model, image_dir):
     proc = subprocess.run(
         [sys.executable, "-m", "starnet_trt", "recognize", str(image_dir), "--model", model],
+        # Not the repo root: "-m" puts the working directory first on sys.path, and the source tree has no _core.
+        cwd=image_dir,
         capture_output=True,
         text=True,
         timeout=120,
