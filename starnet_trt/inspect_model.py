@@ -23,7 +23,8 @@ def sha256_of(path: str, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _dims(shape: Any) -> list[int | str | None]:
+def shape_dims(shape: Any) -> list[int | str | None]:
+    """ONNX ``TensorShapeProto`` dims: ints for fixed, names for symbolic, ``None`` for unknown."""
     dims: list[int | str | None] = []
     for d in shape.dim:
         if d.HasField("dim_value"):
@@ -47,7 +48,7 @@ def _value_infos(values: Any) -> list[dict[str, Any]]:
                 "type": f"tensor({onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)})"
                 if tensor.elem_type
                 else "unknown",
-                "shape": _dims(tensor.shape) if tensor.HasField("shape") else None,
+                "shape": shape_dims(tensor.shape) if tensor.HasField("shape") else None,
             }
         )
     return out

@@ -53,18 +53,10 @@ class CheckedModel:
 
 
 def _dims(value_info: Any) -> list[int | str | None]:
+    from ..inspect_model import shape_dims
+
     tensor = value_info.type.tensor_type
-    if not tensor.HasField("shape"):
-        return []
-    dims: list[int | str | None] = []
-    for d in tensor.shape.dim:
-        if d.HasField("dim_value"):
-            dims.append(int(d.dim_value))
-        elif d.HasField("dim_param"):
-            dims.append(d.dim_param)
-        else:
-            dims.append(None)
-    return dims
+    return shape_dims(tensor.shape) if tensor.HasField("shape") else []
 
 
 def load_onnx(path: str | os.PathLike[str]) -> Any:
