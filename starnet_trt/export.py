@@ -35,7 +35,8 @@ def export_model(
 
     Example:
         >>> from starnet_trt.model import build_model
-        >>> export_model(build_model("starnet_mv3"), "mv3.onnx", charset="0123456789abcdefghijklmnopqrstuvwxyz")  # doctest: +SKIP
+        >>> from starnet_trt.metadata import DEFAULT_CHARSET
+        >>> export_model(build_model("starnet_mv3"), "mv3.onnx", charset=DEFAULT_CHARSET)  # doctest: +SKIP
     """
     import onnx
     import torch
@@ -43,7 +44,9 @@ def export_model(
     if opset < 17:
         raise ValueError(f"opset must be >= 17 (GridSample and LayerNorm-era exporters), got {opset}")
     if len(charset) + 1 != model.num_classes:
-        raise ValueError(f"charset has {len(charset)} characters (+1 blank) but the model has {model.num_classes} classes")
+        raise ValueError(
+            f"charset has {len(charset)} characters (+1 blank) but the model has {model.num_classes} classes"
+        )
     out = Path(os.fspath(out))
     model = model.eval().float()
     h, w = model.size
@@ -100,8 +103,12 @@ def _package_version() -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="starnet-trt training checkpoint or weights-only resume file (.pt)")
-    parser.add_argument("--arch", choices=["starnet_mv3", "starnet_r34_vd"], help="architecture (default: from checkpoint)")
-    parser.add_argument("--random-weights", action="store_true", help="export freshly initialized weights (tests, timing)")
+    parser.add_argument(
+        "--arch", choices=["starnet_mv3", "starnet_r34_vd"], help="architecture (default: from checkpoint)"
+    )
+    parser.add_argument(
+        "--random-weights", action="store_true", help="export freshly initialized weights (tests, timing)"
+    )
     parser.add_argument("--out", required=True, help="output .onnx path")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
     parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import itertools
 import json
 import logging
 import math
@@ -214,7 +215,7 @@ class MixedStream:
 
 
 def _ctc_fits(target: str, steps: int) -> bool:
-    repeats = sum(1 for a, b in zip(target, target[1:]) if a == b)
+    repeats = sum(1 for a, b in itertools.pairwise(target) if a == b)
     return 0 < len(target) and len(target) + repeats <= steps
 
 
@@ -299,7 +300,9 @@ def make_optimizer(model, cfg: dict[str, Any]):
         g["lr"] = lr * g["lr_scale"]
     name = oc.get("name", "adamw").lower()
     if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, betas=tuple(oc.get("betas", (0.9, 0.999))), weight_decay=float(oc.get("weight_decay", 0)))
+        return torch.optim.AdamW(
+            groups, lr=lr, betas=tuple(oc.get("betas", (0.9, 0.999))), weight_decay=float(oc.get("weight_decay", 0))
+        )
     if name == "adadelta":
         return torch.optim.Adadelta(groups, lr=lr, rho=float(oc.get("rho", 0.95)), eps=float(oc.get("eps", 1e-8)))
     raise ValueError(f"optimizer must be 'adamw' or 'adadelta', got {name!r}")
@@ -321,7 +324,7 @@ def greedy_texts(probs: np.ndarray, charset: str) -> list[str]:
     from .ops import ctc_greedy_decode
 
     indices, lengths, _ = ctc_greedy_decode(np.ascontiguousarray(probs, dtype=np.float32))
-    return ["".join(charset[i - 1] for i in row[:n]) for row, n in zip(indices, lengths)]
+    return ["".join(charset[i - 1] for i in row[:n]) for row, n in zip(indices, lengths, strict=True)]
 
 
 def validate(model, val_sets: list, cfg: dict[str, Any], device, limit: int = 2000) -> dict[str, float]:
@@ -345,7 +348,7 @@ def validate(model, val_sets: list, cfg: dict[str, Any], device, limit: int = 20
                 if device.type == "cpu":
                     xt = xt.contiguous(memory_format=torch.channels_last)
                 probs = model(xt).float().cpu().numpy()
-                for pred, (_, label) in zip(greedy_texts(probs, cfg["charset"]), items):
+                for pred, (_, label) in zip(greedy_texts(probs, cfg["charset"]), items, strict=True):
                     correct += dtrb_filter(pred) == dtrb_filter(label)
                     total += 1
             out[name] = correct / max(1, total)
@@ -395,7 +398,9 @@ def train(cfg: dict[str, Any], resume: str | None = None, device_name: str | Non
     if not specs:
         raise ValueError("config data.train is empty: name at least one source (synth, LMDB or label file)")
     stream = MixedStream([open_source(s, "train", cfg["seed"]) for s in specs], specs, cfg)
-    val_sets = [(getattr(ds, "name", "val"), ds) for ds in (open_source(s, "val", cfg["seed"]) for s in cfg["data"]["val"])]
+    val_sets = [
+        (getattr(ds, "name", "val"), ds) for ds in (open_source(s, "val", cfg["seed"]) for s in cfg["data"]["val"])
+    ]
     val_limits = [int(s.get("limit", 2000)) for s in cfg["data"]["val"]]
 
     loader = torch.utils.data.DataLoader(
@@ -437,7 +442,7 @@ def train(cfg: dict[str, Any], resume: str | None = None, device_name: str | Non
     base_lrs = [float(cfg["optimizer"]["lr"]) * g["lr_scale"] for g in optimizer.param_groups]
     for x, targets, lengths, _labels in loader:
         f = lr_factor(step, cfg)
-        for g, base in zip(optimizer.param_groups, base_lrs):
+        for g, base in zip(optimizer.param_groups, base_lrs, strict=True):
             g["lr"] = base * f
         x = x.to(device, non_blocking=True)
         if device.type == "cpu":
@@ -462,14 +467,32 @@ def train(cfg: dict[str, Any], resume: str | None = None, device_name: str | Non
             avg = running / shown
             running, shown = 0.0, 0
             secs = elapsed_before + now - t0
-            writer.writerow([step, samples_seen, f"{secs:.1f}", f"{base_lrs[0] * f:.6g}", f"{avg:.4f}", "train", "loss", f"{avg:.4f}"])
+            writer.writerow(
+                [
+                    step,
+                    samples_seen,
+                    f"{secs:.1f}",
+                    f"{base_lrs[0] * f:.6g}",
+                    f"{avg:.4f}",
+                    "train",
+                    "loss",
+                    f"{avg:.4f}",
+                ]
+            )
             log_file.flush()
             rate = samples_seen / max(1e-9, secs)
-            print(f"\rstep {step}/{cfg['max_steps']} loss {avg:.3f} lr {base_lrs[0] * f:.2e} {rate:.0f} img/s",
-                  end="", file=sys.stderr, flush=True)
+            print(
+                f"\rstep {step}/{cfg['max_steps']} loss {avg:.3f} lr {base_lrs[0] * f:.2e} {rate:.0f} img/s",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
         stop = step >= int(cfg["max_steps"]) or (deadline is not None and now >= deadline)
         if step % int(cfg["val_every"]) == 0 or stop:
-            accs = {n: validate(model, [(n, ds)], cfg, device, lim)[n] for (n, ds), lim in zip(val_sets, val_limits)}
+            accs = {
+                n: validate(model, [(n, ds)], cfg, device, lim)[n]
+                for (n, ds), lim in zip(val_sets, val_limits, strict=True)
+            }
             mean = float(np.mean(list(accs.values()))) if accs else 0.0
             for n, a in accs.items():
                 writer.writerow([step, samples_seen, f"{elapsed_before + now - t0:.1f}", "", "", "val", n, f"{a:.4f}"])

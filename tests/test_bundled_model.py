@@ -38,5 +38,8 @@ def test_default_model_reads_the_sample_words():
 
 @pytest.mark.parametrize("bad", ["no-such-file.png", "."])
 def test_default_model_errors_name_the_input(bad, tmp_path):
-    with Recognizer() as rec, pytest.raises((FileNotFoundError, ValueError, IsADirectoryError), match="no-such|director|\\."):
+    with (
+        Recognizer() as rec,
+        pytest.raises((FileNotFoundError, ValueError, IsADirectoryError), match=r"no-such|director|\."),
+    ):
         rec.recognize([str(tmp_path / bad) if bad != "." else str(tmp_path)])

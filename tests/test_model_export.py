@@ -33,7 +33,9 @@ def _randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
                 m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
                 m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
                 m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
-        model.transform.loc_net.fc2.weight.copy_(0.02 * torch.randn(model.transform.loc_net.fc2.weight.shape, generator=g))
+        model.transform.loc_net.fc2.weight.copy_(
+            0.02 * torch.randn(model.transform.loc_net.fc2.weight.shape, generator=g)
+        )
     return model.eval()
 
 
@@ -158,7 +160,9 @@ def test_paddle_name_table_covers_every_tensor_once():
         names = [m.paddle_name for m in table]
         assert len(names) == len(set(names)), "two tensors map to one Paddle name"
     r34 = {m.torch_name: m for m in paddle_name_table(build_model("starnet_r34_vd"))}
-    assert r34["backbone.blocks.15.conv1.conv.bn.running_var"].paddle_name == "backbone.bb_3_2.conv1._batch_norm._variance"
+    assert (
+        r34["backbone.blocks.15.conv1.conv.bn.running_var"].paddle_name == "backbone.bb_3_2.conv1._batch_norm._variance"
+    )
     assert r34["backbone.blocks.3.short.conv.conv.weight"].paddle_name == "backbone.bb_1_0.short._conv.weight"
     assert r34["backbone.conv1_1.conv.bn.weight"].paddle_name == "backbone.conv1_1._batch_norm.weight"
     mv3 = {m.torch_name: m for m in paddle_name_table(build_model("starnet_mv3"))}
@@ -175,7 +179,7 @@ def test_checkpoint_roundtrip_and_export_cli(tmp_path):
     model = _randomize(build_model("starnet_mv3"), seed=3)
     ckpt = tmp_path / "w.pt"
     save_checkpoint(ckpt, {"arch": "starnet_mv3", "charset": DEFAULT_CHARSET, "model": model.state_dict()})
-    loaded, charset = model_from_checkpoint(load_checkpoint(ckpt))
+    loaded, _ = model_from_checkpoint(load_checkpoint(ckpt))
     x = torch.rand(2, 3, 32, 100)
     with torch.no_grad():
         assert torch.equal(loaded.eval()(x), model(x))

@@ -30,8 +30,16 @@ def word_list(tmp_path_factory) -> str:
 
 
 def _cfg(word_list: str, out_dir, steps: int, **kw) -> dict:
-    overrides = [f"out_dir={out_dir}", f"max_steps={steps}", "batch_size=4", "num_workers=0", "val_every=1000",
-                 "ckpt_every=1", "log_every=1", "schedule.warmup_steps=2"]
+    overrides = [
+        f"out_dir={out_dir}",
+        f"max_steps={steps}",
+        "batch_size=4",
+        "num_workers=0",
+        "val_every=1000",
+        "ckpt_every=1",
+        "log_every=1",
+        "schedule.warmup_steps=2",
+    ]
     cfg = train.load_config(None, overrides)
     cfg["data"] = {"train": [{"path": word_list, "augment": True}], "val": [{"path": word_list, "limit": 8}]}
     cfg.update(kw)

@@ -17,7 +17,9 @@ import numpy as np
 COLOURS = [(200, 80, 30), (40, 140, 40), (30, 30, 200), (150, 50, 150), (0, 150, 200)]
 
 
-def _panel(series: dict[str, list[tuple[float, float]]], title: str, size=(900, 360), ymin=None, ymax=None) -> np.ndarray:
+def _panel(
+    series: dict[str, list[tuple[float, float]]], title: str, size=(900, 360), ymin=None, ymax=None
+) -> np.ndarray:
     w, h = size
     img = np.full((h, w, 3), 255, np.uint8)
     left, right, top, bottom = 70, 20, 40, 50
@@ -31,7 +33,10 @@ def _panel(series: dict[str, list[tuple[float, float]]], title: str, size=(900, 
     y1 = y1 if y1 > y0 else y0 + 1
 
     def px(x: float, y: float) -> tuple[int, int]:
-        return (int(left + (x - x0) / (x1 - x0) * (w - left - right)), int(h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom)))
+        return (
+            int(left + (x - x0) / (x1 - x0) * (w - left - right)),
+            int(h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom)),
+        )
 
     cv2.rectangle(img, (left, top), (w - right, h - bottom), (0, 0, 0), 1)
     for i in range(5):

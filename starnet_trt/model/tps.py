@@ -82,7 +82,7 @@ class LocalizationNetwork(nn.Module):
         filters, fc_dim = TPS_SIZES[model_name]
         self.num_fiducial = num_fiducial
         convs = []
-        for i, out_channels in enumerate(filters):
+        for out_channels in filters:
             convs.append(ConvBN(in_channels, out_channels, 3, act="relu"))
             in_channels = out_channels
         self.convs = nn.ModuleList(convs)
