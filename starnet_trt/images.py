@@ -83,13 +83,13 @@ def check_image(img: object, name: str) -> None:
         ValueError: Wrong rank, channel count, or an empty image.
     """
     if not isinstance(img, np.ndarray):
-        raise TypeError(f"{name}: expected a numpy uint8 array or an image path, got {type(img).__name__}")
+        raise TypeError(f"{name}: expected a numpy array (uint8) or an image path, got {type(img).__name__}")
     if img.dtype != np.uint8:
         raise TypeError(f"{name}: expected uint8 pixels, got dtype {img.dtype} (convert with img.astype(np.uint8))")
     if img.ndim not in (2, 3):
-        raise ValueError(f"{name}: expected an HxW or HxWxC image, got an array of shape {img.shape}")
+        raise ValueError(f"{name}: expected an HxW or HxWxC image (rank 2 or 3), got an array of shape {img.shape}")
     if img.ndim == 3 and img.shape[2] not in (1, 3, 4):
-        raise ValueError(f"{name}: expected 1, 3 or 4 channels (gray, BGR, BGRA), got shape {img.shape}")
+        raise ValueError(f"{name}: expected 1, 3 or 4 channels (gray/BGR/BGRA), got {img.shape[2]} (shape {img.shape})")
     if img.shape[0] < 1 or img.shape[1] < 1:
         raise ValueError(f"{name}: expected a non-empty image, got shape {img.shape}")
 

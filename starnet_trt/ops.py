@@ -13,23 +13,17 @@ import numpy as np
 
 from starnet_trt import _core
 
+from .images import check_image
+
 __all__ = ["ctc_beam_search_decode", "ctc_greedy_decode", "resize_normalize"]
 
 _CHANNEL_ORDERS = ("bgr", "rgb")
 _UINT8 = np.dtype(np.uint8)
 
 
-def _check_image(img: object, where: str) -> None:
-    if not isinstance(img, np.ndarray):
-        raise TypeError(f"{where}: expected a numpy array, got {type(img).__name__}")
-    if img.dtype != np.uint8:
-        raise TypeError(f"{where}: expected uint8 pixels, got dtype {img.dtype}")
-    if img.ndim not in (2, 3):
-        raise ValueError(f"{where}: expected an HxW or HxWxC image (rank 2 or 3), got shape {img.shape}")
-    if img.shape[0] == 0 or img.shape[1] == 0:
-        raise ValueError(f"{where}: expected a non-empty image, got shape {img.shape}")
-    if img.ndim == 3 and img.shape[2] not in (1, 3, 4):
-        raise ValueError(f"{where}: expected 1, 3 or 4 channels, got {img.shape[2]} (shape {img.shape})")
+# One image validator for the whole package: the Recognizer checks entries with it before batching (to name
+# or skip them), and direct callers of these ops get the same checks and messages.
+_check_image = check_image
 
 
 def _check_images(images: object) -> int:
