@@ -8,24 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections.abc import Callable
 
 import numpy as np
+from timing import best_of
 
 from starnet_trt import reference
 from starnet_trt.ops import ctc_beam_search_decode, ctc_greedy_decode
 
 CHARSET = ["blank", *"0123456789abcdefghijklmnopqrstuvwxyz"]
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> None:

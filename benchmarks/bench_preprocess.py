@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
+from timing import best_of
 
 from starnet_trt import reference
 from starnet_trt.ops import resize_normalize
@@ -38,15 +37,6 @@ def load_images(list_file: Path, limit: int | None) -> list[np.ndarray]:
         if limit is not None and len(images) >= limit:
             break
     return images
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> None:
