@@ -199,3 +199,47 @@ def ctc_beam_search_decode(
     if beam_width < 1:
         raise ValueError(f"beam_width: expected >= 1, got {beam_width}")
     return _core.ctc_beam_search_decode(scores, int(beam_width), int(blank), int(num_threads))
+
+
+def tps_grid_sample(
+    image: np.ndarray,
+    fiducials: np.ndarray,
+    out_height: int,
+    out_width: int,
+    align_corners: bool = True,
+    padding_mode: str = "zeros",
+    num_threads: int = 0,
+) -> np.ndarray:
+    """STAR-Net TPS rectification, the CPU twin of the ``StarNetTPSGridSample`` plugin and its CUDA kernel.
+
+    Each output pixel evaluates its row of the TPS matrix (radial basis on the fly, in double), forms its grid
+    point from the sample's fiducials and samples ``image`` bilinearly like ONNX ``GridSample``; equal to the
+    reference model's constant-matrix grid + ``grid_sample`` within float32 rounding.
+
+    Args:
+        image: float32 or float16 ``[N, C, H, W]``.
+        fiducials: float32 or float16 ``[N, F, 2]`` predicted control points (x, y) in [-1, 1]; F even, 4..32.
+        out_height, out_width: rectified size (any size; STAR-Net uses the input's).
+        align_corners: ONNX ``GridSample`` ``align_corners`` (STAR-Net/Paddle: True).
+        padding_mode: ``"zeros"`` (STAR-Net) or ``"border"``.
+        num_threads: worker threads over N; 0 uses all hardware threads.
+
+    Returns:
+        ``[N, C, out_height, out_width]`` in the image's dtype.
+
+    Raises:
+        TypeError: a non-array argument.
+        ValueError: a wrong dtype, shape, size or mode (the message names it).
+
+    Example:
+        >>> from starnet_trt.model.tps import initial_fiducials  # doctest: +SKIP
+        >>> tps_grid_sample(np.zeros((1, 3, 32, 100), np.float32), initial_fiducials(20)[None].astype(np.float32),
+        ...                 32, 100).shape  # doctest: +SKIP
+        (1, 3, 32, 100)
+    """
+    for name, value in (("out_height", out_height), ("out_width", out_width), ("num_threads", num_threads)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    return _core.tps_grid_sample(
+        image, fiducials, int(out_height), int(out_width), bool(align_corners), str(padding_mode), int(num_threads)
+    )

@@ -4,6 +4,7 @@
 #include "cpu/ctcBeamSearchCPU.h"
 #include "cpu/ctcGreedyDecodeCPU.h"
 #include "cpu/resizeNormalizeCPU.h"
+#include "cpu/tpsGridSampleCPU.h"
 #if defined(STARNET_WITH_CUDA)
 #include "cuda/deviceOps.h"
 #endif
@@ -12,6 +13,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -313,6 +315,134 @@ py::list ctcBeamSearch(const py::array& scores, int32_t beamWidth, int32_t blank
     return out;
 }
 
+
+bool isFloat32(const py::array& a)
+{
+    return a.dtype().kind() == 'f' && a.itemsize() == 4;
+}
+
+bool isFloat16(const py::array& a)
+{
+    return a.dtype().kind() == 'f' && a.itemsize() == 2;
+}
+
+starnet::tps::Padding parsePadding(const std::string& mode)
+{
+    if (mode == "zeros")
+    {
+        return starnet::tps::Padding::kZEROS;
+    }
+    if (mode == "border")
+    {
+        return starnet::tps::Padding::kBORDER;
+    }
+    throw std::invalid_argument("padding_mode: expected 'zeros' or 'border', got '" + mode + "'");
+}
+
+//! Validated, C-contiguous inputs of one tps_grid_sample call and its output array.
+struct TpsCall
+{
+    starnet::TpsShape shape;
+    py::array image;
+    py::array fiducials;
+    py::array out;
+    bool imageHalf{false};
+    bool fiducialsHalf{false};
+};
+
+TpsCall describeTps(const py::object& imageIn, const py::object& fiducialsIn, int32_t outHeight, int32_t outWidth,
+    bool alignCorners, const std::string& paddingMode)
+{
+    TpsCall call;
+    call.image = requireArray(imageIn, "image");
+    call.fiducials = requireArray(fiducialsIn, "fiducials");
+    if (!isFloat32(call.image) && !isFloat16(call.image))
+    {
+        throw std::invalid_argument(
+            "image: expected float32 or float16, got dtype " + std::string(py::str(call.image.dtype())));
+    }
+    if (!isFloat32(call.fiducials) && !isFloat16(call.fiducials))
+    {
+        throw std::invalid_argument(
+            "fiducials: expected float32 or float16, got dtype " + std::string(py::str(call.fiducials.dtype())));
+    }
+    if (call.image.ndim() != 4)
+    {
+        throw std::invalid_argument("image: expected shape (N, C, H, W), got " + shapeString(call.image));
+    }
+    if (call.fiducials.ndim() != 3 || call.fiducials.shape(2) != 2 || call.fiducials.shape(0) != call.image.shape(0))
+    {
+        throw std::invalid_argument("fiducials: expected shape (" + std::to_string(call.image.shape(0))
+            + ", F, 2), got " + shapeString(call.fiducials));
+    }
+    for (py::ssize_t i = 1; i < 4; ++i)
+    {
+        if (call.image.shape(i) > INT32_MAX)
+        {
+            throw std::invalid_argument("image: dimension too large in shape " + shapeString(call.image));
+        }
+    }
+    call.imageHalf = isFloat16(call.image);
+    call.fiducialsHalf = isFloat16(call.fiducials);
+    call.image = py::array::ensure(call.image, py::array::c_style);
+    call.fiducials = py::array::ensure(call.fiducials, py::array::c_style);
+    starnet::TpsShape& s = call.shape;
+    s.batch = call.image.shape(0);
+    s.channels = static_cast<int32_t>(call.image.shape(1));
+    s.inHeight = static_cast<int32_t>(call.image.shape(2));
+    s.inWidth = static_cast<int32_t>(call.image.shape(3));
+    s.numFiducials = call.fiducials.shape(1) > INT32_MAX ? 0 : static_cast<int32_t>(call.fiducials.shape(1));
+    s.outHeight = outHeight;
+    s.outWidth = outWidth;
+    s.alignCorners = alignCorners;
+    s.padding = parsePadding(paddingMode);
+    starnet::validateTpsShape(s);
+    call.out = py::array(call.image.dtype(),
+        std::vector<py::ssize_t>{static_cast<py::ssize_t>(s.batch), s.channels, outHeight, outWidth});
+    return call;
+}
+
+py::array tpsGridSample(const py::object& image, const py::object& fiducials, int32_t outHeight, int32_t outWidth,
+    bool alignCorners, const std::string& paddingMode, int32_t numThreads, bool onDevice)
+{
+    TpsCall c = describeTps(image, fiducials, outHeight, outWidth, alignCorners, paddingMode);
+    void* out = c.out.mutable_data();
+    if (onDevice)
+    {
+#if defined(STARNET_WITH_CUDA)
+        py::gil_scoped_release release;
+        starnet::tpsGridSampleDevice(c.shape, c.image.data(), c.imageHalf, c.fiducials.data(), c.fiducialsHalf, out);
+#else
+        throw std::runtime_error("starnet_trt._core was built without CUDA");
+#endif
+    }
+    else
+    {
+        py::gil_scoped_release release;
+        starnet::tpsGridSampleCPU(
+            c.shape, c.image.data(), c.imageHalf, c.fiducials.data(), c.fiducialsHalf, out, numThreads);
+    }
+    return c.out;
+}
+
+//! Packed ImageDesc records for images stored densely (HWC uint8) at the given byte offsets of one device buffer.
+py::array_t<uint8_t> imageDescriptors(const std::vector<std::tuple<int64_t, int32_t, int32_t, int32_t>>& images)
+{
+    py::array_t<uint8_t> out(static_cast<py::ssize_t>(images.size() * sizeof(ImageDesc)));
+    uint8_t* dst = out.mutable_data();
+    for (size_t i = 0; i < images.size(); ++i)
+    {
+        const auto& [offset, height, width, channels] = images[i];
+        if (offset < 0 || height < 1 || width < 1 || (channels != 1 && channels != 3 && channels != 4))
+        {
+            throw std::invalid_argument(imageWhere(i) + "expected offset >= 0, positive sizes and 1, 3 or 4 channels");
+        }
+        const ImageDesc d{nullptr, offset, height, width, channels, static_cast<int64_t>(width) * channels, channels, 1};
+        std::memcpy(dst + i * sizeof(ImageDesc), &d, sizeof(ImageDesc));
+    }
+    return out;
+}
+
 } // namespace
 
 PYBIND11_MODULE(_core, m)
@@ -371,4 +501,98 @@ PYBIND11_MODULE(_core, m)
         },
         py::arg("scores"), py::arg("blank") = 0,
         "Same as ctc_greedy_decode, computed by the CUDA kernel. Raises RuntimeError in a build without CUDA.");
+    m.def(
+        "tps_grid_sample",
+        [](const py::object& image, const py::object& fiducials, int32_t outHeight, int32_t outWidth,
+            bool alignCorners, const std::string& paddingMode, int32_t numThreads) {
+            return tpsGridSample(image, fiducials, outHeight, outWidth, alignCorners, paddingMode, numThreads, false);
+        },
+        py::arg("image"), py::arg("fiducials"), py::arg("out_height"), py::arg("out_width"),
+        py::arg("align_corners") = true, py::arg("padding_mode") = "zeros", py::arg("num_threads") = 0,
+        "STAR-Net TPS rectification (StarNetTPSGridSample's CPU twin): image float32/float16 [N, C, H, W] and "
+        "fiducials [N, F, 2] -> [N, C, out_height, out_width] in the image's dtype.");
+    m.def(
+        "tps_grid_sample_cuda",
+        [](const py::object& image, const py::object& fiducials, int32_t outHeight, int32_t outWidth,
+            bool alignCorners, const std::string& paddingMode) {
+            return tpsGridSample(image, fiducials, outHeight, outWidth, alignCorners, paddingMode, 0, true);
+        },
+        py::arg("image"), py::arg("fiducials"), py::arg("out_height"), py::arg("out_width"),
+        py::arg("align_corners") = true, py::arg("padding_mode") = "zeros",
+        "Same as tps_grid_sample, computed by the CUDA kernel (host arrays in and out). Raises RuntimeError in a "
+        "build without CUDA.");
+    m.def(
+        "tps_grid_matrix",
+        [](int32_t numFiducials, int32_t outHeight, int32_t outWidth) {
+            starnet::TpsShape s;
+            s.batch = 0;
+            s.channels = 1;
+            s.inHeight = 1;
+            s.inWidth = 1;
+            s.numFiducials = numFiducials;
+            s.outHeight = outHeight;
+            s.outWidth = outWidth;
+            starnet::validateTpsShape(s);
+            const std::vector<float>& a = starnet::tpsGridMatrix(numFiducials, outHeight, outWidth);
+            py::array_t<float> out({static_cast<py::ssize_t>(outHeight) * outWidth, static_cast<py::ssize_t>(numFiducials)});
+            std::memcpy(out.mutable_data(), a.data(), a.size() * sizeof(float));
+            return out;
+        },
+        py::arg("num_fiducials"), py::arg("out_height"), py::arg("out_width"),
+        "The TPS matrix A [out_height * out_width, F] (float32) that the sampler evaluates per pixel: grid = A @ "
+        "fiducials.");
+    m.def("image_descriptors", &imageDescriptors, py::arg("images"),
+        "Packed descriptors (uint8 bytes) for the CUDA preprocess kernel: one (byte offset, height, width, channels) "
+        "per dense HWC uint8 image inside one device buffer.");
+#if defined(STARNET_WITH_CUDA)
+    py::module_ raw = m.def_submodule("cuda", "Raw CUDA launchers on caller-owned device pointers and streams "
+                                              "(integers, e.g. torch's data_ptr() and cuda_stream). Unchecked "
+                                              "pointers: for tools/gpu_selftest and the runtime, not for apps.");
+    raw.def(
+        "tps_grid_sample",
+        [](uintptr_t image, uintptr_t fiducials, uintptr_t out, int64_t batch, int32_t channels, int32_t inHeight,
+            int32_t inWidth, int32_t numFiducials, int32_t outHeight, int32_t outWidth, bool alignCorners,
+            const std::string& paddingMode, bool imageHalf, bool fiducialsHalf, uintptr_t stream) {
+            starnet::TpsShape s;
+            s.batch = batch;
+            s.channels = channels;
+            s.inHeight = inHeight;
+            s.inWidth = inWidth;
+            s.numFiducials = numFiducials;
+            s.outHeight = outHeight;
+            s.outWidth = outWidth;
+            s.alignCorners = alignCorners;
+            s.padding = parsePadding(paddingMode);
+            starnet::validateTpsShape(s);
+            py::gil_scoped_release release;
+            starnet::launchTpsGridSampleRaw(s, image, imageHalf, fiducials, fiducialsHalf, out, stream);
+        },
+        py::arg("image"), py::arg("fiducials"), py::arg("out"), py::arg("batch"), py::arg("channels"),
+        py::arg("in_height"), py::arg("in_width"), py::arg("num_fiducials"), py::arg("out_height"),
+        py::arg("out_width"), py::arg("align_corners"), py::arg("padding_mode"), py::arg("image_half"),
+        py::arg("fiducials_half"), py::arg("stream"));
+    raw.def(
+        "ctc_greedy_decode",
+        [](uintptr_t scores, bool isHalf, int32_t batch, int32_t steps, int32_t classes, int32_t blank,
+            uintptr_t indices, uintptr_t lengths, uintptr_t confidences, uintptr_t nanFlags, uintptr_t stream) {
+            py::gil_scoped_release release;
+            starnet::launchCtcGreedyDecodeRaw(
+                scores, isHalf, batch, steps, classes, blank, indices, lengths, confidences, nanFlags, stream);
+        },
+        py::arg("scores"), py::arg("is_half"), py::arg("batch"), py::arg("steps"), py::arg("classes"),
+        py::arg("blank"), py::arg("indices"), py::arg("lengths"), py::arg("confidences"), py::arg("nan_flags"),
+        py::arg("stream"));
+    raw.def(
+        "resize_normalize",
+        [](uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf, int32_t outChannels,
+            int32_t outH, int32_t outW, const std::string& channelOrder, uintptr_t widths, uintptr_t stream) {
+            const bool rgb = parseChannelOrder(channelOrder);
+            py::gil_scoped_release release;
+            starnet::launchResizeNormalizeRaw(
+                images, descs, batch, out, outHalf, outChannels, outH, outW, rgb, widths, stream);
+        },
+        py::arg("images"), py::arg("descs"), py::arg("batch"), py::arg("out"), py::arg("out_half"),
+        py::arg("out_channels"), py::arg("out_height"), py::arg("out_width"), py::arg("channel_order"),
+        py::arg("widths"), py::arg("stream"));
+#endif
 }

@@ -2,9 +2,13 @@
 
 #include "cuda/ctcGreedyDecode.h"
 #include "cuda/resizeNormalize.h"
+#include "cuda/tpsGridSample.h"
 
 #include <cuda_runtime_api.h>
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -98,7 +102,7 @@ void resizeNormalizeDevice(
     check(cudaMemcpy(dImages.as<void>(), packed.data(), packed.size(), cudaMemcpyHostToDevice), "upload images");
     check(cudaMemcpy(dDescs.as<void>(), descs.data(), descs.size() * sizeof(ImageDesc), cudaMemcpyHostToDevice),
         "upload descriptors");
-    check(launchResizeNormalize(dImages.as<uint8_t>(), dDescs.as<ImageDesc>(), n, dOut.as<float>(), out.channels,
+    check(launchResizeNormalize(dImages.as<uint8_t>(), dDescs.as<ImageDesc>(), n, dOut.as<void>(), false, out.channels,
               out.height, out.width, inputIsRgb, dWidths.as<int32_t>(), nullptr),
         "launchResizeNormalize");
     check(cudaMemcpy(out.data, dOut.as<void>(), outCount * sizeof(float), cudaMemcpyDeviceToHost), "download output");
@@ -137,6 +141,84 @@ int64_t ctcGreedyDecodeDevice(
         }
     }
     return -1;
+}
+
+namespace
+{
+
+//! inverseDelta per F, computed once (the plugin does the same at construction).
+const tps::InverseDelta& cachedInverseDelta(int32_t numFiducials)
+{
+    static std::mutex mutex;
+    static std::map<int32_t, std::unique_ptr<tps::InverseDelta>> cache;
+    const std::lock_guard<std::mutex> lock(mutex);
+    auto& slot = cache[numFiducials];
+    if (!slot)
+    {
+        auto inverse = std::make_unique<tps::InverseDelta>();
+        if (!tps::inverseDelta(numFiducials, inverse->values))
+        {
+            throw std::invalid_argument("fiducials: unsupported number of points " + std::to_string(numFiducials));
+        }
+        slot = std::move(inverse);
+    }
+    return *slot;
+}
+
+} // namespace
+
+void tpsGridSampleDevice(const TpsShape& shape, const void* image, bool imageHalf, const void* fiducials,
+    bool fiducialsHalf, void* out)
+{
+    const size_t n = static_cast<size_t>(shape.batch);
+    const size_t imageBytes
+        = n * shape.channels * static_cast<size_t>(shape.inHeight) * shape.inWidth * (imageHalf ? 2 : 4);
+    const size_t fidBytes = n * static_cast<size_t>(shape.numFiducials) * 2 * (fiducialsHalf ? 2 : 4);
+    const size_t outBytes
+        = n * shape.channels * static_cast<size_t>(shape.outHeight) * shape.outWidth * (imageHalf ? 2 : 4);
+    if (n == 0)
+    {
+        return;
+    }
+    const tps::InverseDelta& inverse = cachedInverseDelta(shape.numFiducials);
+    DeviceBuffer dImage(imageBytes);
+    DeviceBuffer dFid(fidBytes);
+    DeviceBuffer dOut(outBytes);
+    check(cudaMemcpy(dImage.as<void>(), image, imageBytes, cudaMemcpyHostToDevice), "upload image");
+    check(cudaMemcpy(dFid.as<void>(), fiducials, fidBytes, cudaMemcpyHostToDevice), "upload fiducials");
+    check(launchTpsGridSample(shape, inverse, dImage.as<void>(), imageHalf, dFid.as<void>(), fiducialsHalf,
+              dOut.as<void>(), nullptr),
+        "launchTpsGridSample");
+    check(cudaMemcpy(out, dOut.as<void>(), outBytes, cudaMemcpyDeviceToHost), "download output");
+}
+
+void launchTpsGridSampleRaw(const TpsShape& shape, uintptr_t image, bool imageHalf, uintptr_t fiducials,
+    bool fiducialsHalf, uintptr_t out, uintptr_t stream)
+{
+    check(launchTpsGridSample(shape, cachedInverseDelta(shape.numFiducials), reinterpret_cast<const void*>(image),
+              imageHalf, reinterpret_cast<const void*>(fiducials), fiducialsHalf, reinterpret_cast<void*>(out),
+              reinterpret_cast<cudaStream_t>(stream)),
+        "launchTpsGridSample");
+}
+
+void launchCtcGreedyDecodeRaw(uintptr_t scores, bool isHalf, int32_t batch, int32_t steps, int32_t classes,
+    int32_t blank, uintptr_t indices, uintptr_t lengths, uintptr_t confidences, uintptr_t nanFlags,
+    uintptr_t stream)
+{
+    check(launchCtcGreedyDecode(reinterpret_cast<const void*>(scores), isHalf, batch, steps, classes, blank,
+              reinterpret_cast<int32_t*>(indices), reinterpret_cast<int32_t*>(lengths),
+              reinterpret_cast<float*>(confidences), reinterpret_cast<int32_t*>(nanFlags),
+              reinterpret_cast<cudaStream_t>(stream)),
+        "launchCtcGreedyDecode");
+}
+
+void launchResizeNormalizeRaw(uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf,
+    int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, uintptr_t widths, uintptr_t stream)
+{
+    check(launchResizeNormalize(reinterpret_cast<const uint8_t*>(images), reinterpret_cast<const ImageDesc*>(descs),
+              batch, reinterpret_cast<void*>(out), outHalf, outChannels, outH, outW, inputIsRgb,
+              reinterpret_cast<int32_t*>(widths), reinterpret_cast<cudaStream_t>(stream)),
+        "launchResizeNormalize");
 }
 
 } // namespace starnet

@@ -5,6 +5,7 @@
 #include "core/imageDesc.h"
 #include "cpu/ctcGreedyDecodeCPU.h"
 #include "cpu/resizeNormalizeCPU.h"
+#include "core/tpsGridSampleImpl.h"
 
 #include <cstdint>
 #include <vector>
@@ -22,5 +23,19 @@ void resizeNormalizeDevice(
 //! Same contract as ctcGreedyDecodeCPU for C-contiguous scores. Throws std::runtime_error on CUDA errors.
 int64_t ctcGreedyDecodeDevice(
     const ScoresView& scores, int32_t blank, int32_t* indices, int32_t* lengths, float* confidences);
+
+//! Same contract as tpsGridSampleCPU (C-contiguous host tensors), computed by the CUDA kernel.
+void tpsGridSampleDevice(const TpsShape& shape, const void* image, bool imageHalf, const void* fiducials,
+    bool fiducialsHalf, void* out);
+
+//! Raw launchers on caller-owned device memory and stream (the pointers and the stream are integers from
+//! torch/CuPy/etc.), for tools/gpu_selftest and the runtime. Throw std::runtime_error on a launch error.
+void launchTpsGridSampleRaw(const TpsShape& shape, uintptr_t image, bool imageHalf, uintptr_t fiducials,
+    bool fiducialsHalf, uintptr_t out, uintptr_t stream);
+void launchCtcGreedyDecodeRaw(uintptr_t scores, bool isHalf, int32_t batch, int32_t steps, int32_t classes,
+    int32_t blank, uintptr_t indices, uintptr_t lengths, uintptr_t confidences, uintptr_t nanFlags,
+    uintptr_t stream);
+void launchResizeNormalizeRaw(uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf,
+    int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, uintptr_t widths, uintptr_t stream);
 
 } // namespace starnet

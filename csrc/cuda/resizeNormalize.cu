@@ -4,6 +4,8 @@
 
 #include "core/resizeNormalizeImpl.h"
 
+#include <cuda_fp16.h>
+
 namespace starnet
 {
 namespace
@@ -11,8 +13,19 @@ namespace
 
 constexpr int kBLOCK = 256;
 
+__device__ inline void storeValue(float* p, int64_t i, float v)
+{
+    p[i] = v;
+}
+
+__device__ inline void storeValue(__half* p, int64_t i, float v)
+{
+    p[i] = __float2half_rn(v);
+}
+
+template <typename TOut>
 __global__ void resizeNormalizeKernel(const uint8_t* __restrict__ images, const ImageDesc* __restrict__ descs,
-    int32_t batch, float* __restrict__ out, int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb,
+    int32_t batch, TOut* __restrict__ out, int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb,
     int32_t* __restrict__ widths)
 {
     const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -30,12 +43,12 @@ __global__ void resizeNormalizeKernel(const uint8_t* __restrict__ images, const 
     {
         widths[n] = rw;
     }
-    float* dst = out + static_cast<int64_t>(n) * outChannels * plane + static_cast<int64_t>(y) * outW + x;
+    TOut* dst = out + static_cast<int64_t>(n) * outChannels * plane + static_cast<int64_t>(y) * outW + x;
     if (x >= rw)
     {
         for (int32_t p = 0; p < outChannels; ++p)
         {
-            dst[p * plane] = 0.f;
+            storeValue(dst, p * plane, 0.f);
         }
         return;
     }
@@ -52,20 +65,22 @@ __global__ void resizeNormalizeKernel(const uint8_t* __restrict__ images, const 
     {
         for (int32_t p = 0; p < 3; ++p)
         {
-            dst[p * plane] = resize::normalize(static_cast<float>(bgr[p]));
+            storeValue(dst, p * plane, resize::normalize(static_cast<float>(bgr[p])));
         }
     }
     else
     {
-        dst[0] = d.channels == 1 ? resize::normalize(static_cast<float>(bgr[0]))
-                                 : resize::normalize(resize::grayFromBgr(bgr[0], bgr[1], bgr[2]));
+        storeValue(dst, 0,
+            d.channels == 1 ? resize::normalize(static_cast<float>(bgr[0]))
+                            : resize::normalize(resize::grayFromBgr(bgr[0], bgr[1], bgr[2])));
     }
 }
 
 } // namespace
 
-cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDescs, int32_t batch, float* dOut,
-    int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, int32_t* dWidths, cudaStream_t stream)
+cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDescs, int32_t batch, void* dOut,
+    bool outHalf, int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, int32_t* dWidths,
+    cudaStream_t stream)
 {
     if (batch <= 0 || outH <= 0 || outW <= 0 || (outChannels != 1 && outChannels != 3))
     {
@@ -77,8 +92,16 @@ cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDesc
     {
         return cudaErrorInvalidConfiguration;
     }
-    resizeNormalizeKernel<<<static_cast<unsigned int>(blocks), kBLOCK, 0, stream>>>(
-        dImages, dDescs, batch, dOut, outChannels, outH, outW, inputIsRgb, dWidths);
+    if (outHalf)
+    {
+        resizeNormalizeKernel<<<static_cast<unsigned int>(blocks), kBLOCK, 0, stream>>>(dImages, dDescs, batch,
+            static_cast<__half*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths);
+    }
+    else
+    {
+        resizeNormalizeKernel<<<static_cast<unsigned int>(blocks), kBLOCK, 0, stream>>>(dImages, dDescs, batch,
+            static_cast<float*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths);
+    }
     return cudaGetLastError();
 }
 

@@ -2,9 +2,10 @@
 
 :func:`plugin_session` opens a graph rewritten by :func:`starnet_trt.graph.plugins.insert_plugins` in ONNX Runtime
 with these Python implementations registered through ``onnxruntime-extensions`` (``pip install
-onnxruntime-extensions``; a test/verification dependency only). They are the specification the CUDA plugins are
-held to: ``StarNetTPSGridSample`` evaluates STAR-Net's TPS from the fiducials (float64) and samples bilinearly
-like ONNX ``GridSample``; ``StarNetCTCGreedyDecode`` is the C++ core's greedy decode (indices padded with -1).
+onnxruntime-extensions``; a test/verification dependency only). They are the C++ CPU twins of the CUDA
+kernels behind the plugins (same per-element code in ``csrc/core``): ``StarNetTPSGridSample`` evaluates STAR-Net's
+TPS from the fiducials and samples bilinearly like ONNX ``GridSample``; ``StarNetCTCGreedyDecode`` is the greedy
+decode (indices padded with -1).
 """
 
 from __future__ import annotations
@@ -27,43 +28,10 @@ def tps_grid_sample(
     align_corners: bool = True,
     padding_mode: str = "zeros",
 ) -> np.ndarray:
-    """STAR-Net TPS rectification: ``[N,C,H,W]`` image and ``[N,F,2]`` fiducials -> ``[N,C,out_height,out_width]``."""
-    if padding_mode != "zeros":
-        raise ValueError(f"padding_mode {padding_mode!r} is not supported (STAR-Net uses 'zeros')")
-    n, f, _ = fiducials.shape
-    matrix = _tps_matrix(f, out_height, out_width)
-    grid = (matrix[None] @ fiducials.astype(np.float64)).reshape(n, out_height, out_width, 2)
-    return bilinear_sample(image, grid, align_corners).astype(image.dtype)
+    """``StarNetTPSGridSample``: the C++ CPU twin of the CUDA kernel (:func:`starnet_trt.ops.tps_grid_sample`)."""
+    from ..ops import tps_grid_sample as core_tps
 
-
-@functools.lru_cache(maxsize=8)
-def _tps_matrix(f: int, height: int, width: int) -> np.ndarray:
-    """STAR-Net's constant TPS matrix (float64), from the reference model's own code."""
-    from ..model.tps import tps_grid_matrix
-
-    return tps_grid_matrix(f, height, width)
-
-
-def bilinear_sample(image: np.ndarray, grid: np.ndarray, align_corners: bool) -> np.ndarray:
-    """ONNX ``GridSample`` (bilinear, zeros padding) in float64: ``grid`` ``[N,Ho,Wo,2]`` as (x, y) in [-1, 1]."""
-    n, c, h, w = image.shape
-    gx, gy = grid[..., 0], grid[..., 1]
-    if align_corners:
-        x, y = (gx + 1.0) * (w - 1) / 2.0, (gy + 1.0) * (h - 1) / 2.0
-    else:
-        x, y = ((gx + 1.0) * w - 1.0) / 2.0, ((gy + 1.0) * h - 1.0) / 2.0
-    x0, y0 = np.floor(x), np.floor(y)
-    wx, wy = x - x0, y - y0
-    src = image.astype(np.float64)
-    batch = np.arange(n)[:, None, None]
-    out = np.zeros((n, grid.shape[1], grid.shape[2], c))
-    for dy, dx, weight in ((0, 0, (1 - wx) * (1 - wy)), (0, 1, wx * (1 - wy)), (1, 0, (1 - wx) * wy), (1, 1, wx * wy)):
-        xi, yi = x0 + dx, y0 + dy
-        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-        xc = np.clip(xi, 0, w - 1).astype(np.intp)
-        yc = np.clip(yi, 0, h - 1).astype(np.intp)
-        out += src.transpose(0, 2, 3, 1)[batch, yc, xc] * (weight * inside)[..., None]
-    return out.transpose(0, 3, 1, 2)
+    return core_tps(image, fiducials, out_height, out_width, align_corners, padding_mode)
 
 
 def ctc_greedy_decode(scores: np.ndarray, blank: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,263 @@
+// Per-pixel math of the fused STAR-Net TPS grid sampler, shared by the CPU twin and the CUDA kernel.
+//
+// PaddleOCR's TPS (RARE/STAR-Net) builds the sampling grid as P' = P_hat @ inv(delta_C)[:, :F] @ C', where
+// P_hat = [1, x, y, r_1^2 log(r_1 + eps), ..., r_F^2 log(r_F + eps)] for each output pixel centre (x, y) and the
+// base fiducials c_k, and C' are the F predicted fiducials. The exported ONNX graph stores A = P_hat @ inv(...)
+// as a float32 constant [H*W, F] and computes grid = A @ C' in float32. Here one output pixel evaluates its own
+// row of A on the fly (radial basis in double, as the reference computes A in float64), rounds it to float like
+// the reference constant, and then every sample's grid point is a float32 dot product with that sample's
+// fiducials, followed by ONNX GridSample's bilinear interpolation. No grid tensor exists anywhere.
+//
+// Why double for the row: the row is a sum of ~23 terms of magnitude up to ~50 that cancel to O(1); float32
+// inputs alone give a grid error of ~2e-5 (1e-3 pixel), double gives the reference's own ~2e-7.
+#pragma once
+
+#include "platform.h"
+
+#include <cstdint>
+#include <math.h>
+
+namespace starnet
+{
+namespace tps
+{
+
+constexpr int32_t kMIN_FIDUCIALS = 4;
+constexpr int32_t kMAX_FIDUCIALS = 32;
+constexpr double kRBF_EPS = 1e-6; // Paddle's GridGenerator: r^2 * log(r + 1e-6)
+
+enum class Padding : int32_t
+{
+    kZEROS = 0,
+    kBORDER = 1,
+};
+
+//! Number of doubles of the inverse-delta block (rows 0..F+2 of inv(delta_C), columns 0..F-1).
+STARNET_HD inline int32_t inverseDeltaSize(int32_t numFiducials)
+{
+    return (numFiducials + 3) * numFiducials;
+}
+
+//! The inverse-delta block by value (8960 bytes): the CUDA kernel takes it as a __grid_constant__ parameter, so a
+//! launch needs no device allocation or copy and is capturable in a CUDA graph.
+struct InverseDelta
+{
+    double values[(kMAX_FIDUCIALS + 3) * kMAX_FIDUCIALS];
+};
+
+//! Base fiducial k (F/2 evenly spaced on y = -1, then F/2 on y = +1), as numpy.linspace computes x.
+STARNET_HD inline void baseFiducial(int32_t k, int32_t numFiducials, double& x, double& y)
+{
+    const int32_t half = numFiducials / 2;
+    const int32_t i = k % half;
+    const double step = 2.0 / static_cast<double>(half - 1);
+    x = i == half - 1 ? 1.0 : -1.0 + static_cast<double>(i) * step;
+    y = k < half ? -1.0 : 1.0;
+}
+
+//! Pixel-centre coordinate of output index i of `size` in [-1, 1]: (2i - size + 1) / size.
+STARNET_HD inline double outputCoordinate(int32_t i, int32_t size)
+{
+    return static_cast<double>(2 * i - size + 1) / static_cast<double>(size);
+}
+
+//! TPS radial basis U(r) = r^2 log(r + eps) between points (ax, ay) and (bx, by).
+STARNET_HD inline double radialBasis(double ax, double ay, double bx, double by)
+{
+    const double dx = ax - bx;
+    const double dy = ay - by;
+    const double r2 = dx * dx + dy * dy;
+    return r2 * log(sqrt(r2) + kRBF_EPS);
+}
+
+//! Row of A for the output point (x, y): row[f] = sum_j p_hat_j * invDelta[j][f], rounded to float.
+//! `invDelta` is row-major [(F+3) x F]; `rowStride` spaces the outputs (1 on the CPU, the tile width in shared
+//! memory on the GPU).
+STARNET_HD inline void gridRow(
+    const double* invDelta, int32_t numFiducials, double x, double y, float* row, int32_t rowStride)
+{
+    double basis[kMAX_FIDUCIALS];
+    for (int32_t k = 0; k < numFiducials; ++k)
+    {
+        double cx;
+        double cy;
+        baseFiducial(k, numFiducials, cx, cy);
+        basis[k] = radialBasis(x, y, cx, cy);
+    }
+    for (int32_t f = 0; f < numFiducials; ++f)
+    {
+        const double* column = invDelta + f;
+        double acc = column[0] + x * column[numFiducials] + y * column[2 * numFiducials];
+        for (int32_t k = 0; k < numFiducials; ++k)
+        {
+            acc += basis[k] * column[(3 + k) * numFiducials];
+        }
+        row[f * rowStride] = static_cast<float>(acc);
+    }
+}
+
+//! Source coordinate in pixels for a normalized grid value (ONNX GridSample / PyTorch grid_sample, float math).
+STARNET_HD inline float sourceIndex(float g, int32_t size, bool alignCorners, Padding padding)
+{
+    float v = alignCorners ? (g + 1.f) * 0.5f * static_cast<float>(size - 1)
+                           : ((g + 1.f) * static_cast<float>(size) - 1.f) * 0.5f;
+    if (padding == Padding::kBORDER)
+    {
+        const float hi = static_cast<float>(size - 1);
+        v = v < 0.f ? 0.f : (v > hi ? hi : v);
+    }
+    return v;
+}
+
+//! Bilinear taps of one sampling point: up to four source offsets (y * width + x) and weights; a tap outside the
+//! image has weight 0 and offset 0 (zeros padding), so callers need no bounds checks.
+struct BilinearTaps
+{
+    int32_t offset[4];
+    float weight[4];
+};
+
+STARNET_HD inline BilinearTaps bilinearTaps(float gx, float gy, int32_t height, int32_t width, bool alignCorners,
+    Padding padding)
+{
+    BilinearTaps t;
+    const float ix = sourceIndex(gx, width, alignCorners, padding);
+    const float iy = sourceIndex(gy, height, alignCorners, padding);
+    // NaN or huge coordinates (a diverged localization net) land outside and sample zeros instead of overflowing.
+    const bool finite = ix > -2.f && ix < static_cast<float>(width) + 1.f && iy > -2.f
+        && iy < static_cast<float>(height) + 1.f;
+    const float fx0 = finite ? floorf(ix) : -4.f;
+    const float fy0 = finite ? floorf(iy) : -4.f;
+    const int32_t x0 = static_cast<int32_t>(fx0);
+    const int32_t y0 = static_cast<int32_t>(fy0);
+    const float tx = finite ? ix - fx0 : 0.f;
+    const float ty = finite ? iy - fy0 : 0.f;
+    const float wx[2] = {1.f - tx, tx};
+    const float wy[2] = {1.f - ty, ty};
+    for (int32_t dy = 0; dy < 2; ++dy)
+    {
+        for (int32_t dx = 0; dx < 2; ++dx)
+        {
+            const int32_t x = x0 + dx;
+            const int32_t y = y0 + dy;
+            const bool inside = x >= 0 && x < width && y >= 0 && y < height;
+            t.offset[dy * 2 + dx] = inside ? y * width + x : 0;
+            t.weight[dy * 2 + dx] = inside ? wx[dx] * wy[dy] : 0.f;
+        }
+    }
+    return t;
+}
+
+//! Solves delta_C and writes rows 0..F+2, columns 0..F-1 of its inverse into `out` (row-major [(F+3) x F]).
+//! Host only (called once per plugin/configuration). Returns false for an unsupported F.
+inline bool inverseDelta(int32_t numFiducials, double* out)
+{
+    const int32_t f = numFiducials;
+    if (f < kMIN_FIDUCIALS || f > kMAX_FIDUCIALS || f % 2 != 0)
+    {
+        return false;
+    }
+    const int32_t n = f + 3;
+    // Augmented [delta_C | I_(:, :F)], Gauss-Jordan with partial pivoting, in double.
+    double m[(kMAX_FIDUCIALS + 3) * (2 * kMAX_FIDUCIALS + 3)];
+    const int32_t cols = n + f;
+    auto at = [&](int32_t r, int32_t c) -> double& { return m[r * cols + c]; };
+    for (int32_t r = 0; r < n; ++r)
+    {
+        for (int32_t c = 0; c < cols; ++c)
+        {
+            at(r, c) = 0.0;
+        }
+    }
+    for (int32_t i = 0; i < f; ++i)
+    {
+        double xi;
+        double yi;
+        baseFiducial(i, f, xi, yi);
+        at(i, 0) = 1.0;
+        at(i, 1) = xi;
+        at(i, 2) = yi;
+        for (int32_t j = 0; j < f; ++j)
+        {
+            double xj;
+            double yj;
+            baseFiducial(j, f, xj, yj);
+            // hat_C = (|c_i - c_j| + I)^2 log(|c_i - c_j| + I): zero on the diagonal.
+            const double dx = xi - xj;
+            const double dy = yi - yj;
+            const double r = sqrt(dx * dx + dy * dy) + (i == j ? 1.0 : 0.0);
+            at(i, 3 + j) = r * r * log(r);
+        }
+        at(f, 3 + i) = xi;
+        at(f + 1, 3 + i) = yi;
+        at(f + 2, 3 + i) = 1.0;
+        at(i, n + i) = 1.0;
+    }
+    for (int32_t col = 0; col < n; ++col)
+    {
+        int32_t pivot = col;
+        for (int32_t r = col + 1; r < n; ++r)
+        {
+            if (fabs(at(r, col)) > fabs(at(pivot, col)))
+            {
+                pivot = r;
+            }
+        }
+        if (at(pivot, col) == 0.0)
+        {
+            return false;
+        }
+        if (pivot != col)
+        {
+            for (int32_t c = 0; c < cols; ++c)
+            {
+                const double tmp = at(col, c);
+                at(col, c) = at(pivot, c);
+                at(pivot, c) = tmp;
+            }
+        }
+        const double inv = 1.0 / at(col, col);
+        for (int32_t c = 0; c < cols; ++c)
+        {
+            at(col, c) *= inv;
+        }
+        for (int32_t r = 0; r < n; ++r)
+        {
+            if (r != col && at(r, col) != 0.0)
+            {
+                const double factor = at(r, col);
+                for (int32_t c = 0; c < cols; ++c)
+                {
+                    at(r, c) -= factor * at(col, c);
+                }
+            }
+        }
+    }
+    for (int32_t r = 0; r < n; ++r)
+    {
+        for (int32_t c = 0; c < f; ++c)
+        {
+            out[r * f + c] = at(r, n + c);
+        }
+    }
+    return true;
+}
+
+} // namespace tps
+
+//! Shapes and attributes of one StarNetTPSGridSample call. Tensors are C-contiguous: image [N, C, H, W],
+//! fiducials [N, F, 2] as (x, y) in [-1, 1], output [N, C, outHeight, outWidth] in the image's dtype.
+struct TpsShape
+{
+    int64_t batch{0};
+    int32_t channels{0};
+    int32_t inHeight{0};
+    int32_t inWidth{0};
+    int32_t numFiducials{0};
+    int32_t outHeight{0};
+    int32_t outWidth{0};
+    bool alignCorners{true};
+    tps::Padding padding{tps::Padding::kZEROS};
+};
+
+} // namespace starnet

@@ -1,0 +1,176 @@
+// Fused TPS grid sampler. A block owns a tile of kTILE consecutive output pixels and a chunk of samples:
+//   1. each thread evaluates its pixel's row of the TPS matrix (tpsGridSampleImpl.h, double) into shared memory,
+//      while the block stages the chunk's fiducials in shared memory;
+//   2. for every sample of the chunk, each thread forms its grid point (an F-term float dot product), samples the
+//      image bilinearly and writes all channels: reads are gathers, writes are coalesced along the pixels.
+// The row costs ~F^2 double operations, so it is computed once per block and reused by the chunk's samples; the
+// chunk size keeps at least two blocks per multiprocessor when the batch allows.
+#include "cuda/tpsGridSample.h"
+
+#include <cuda_fp16.h>
+
+namespace starnet
+{
+namespace
+{
+
+constexpr int32_t kTILE = 128;
+constexpr int32_t kMAX_SAMPLES = 32;
+
+__device__ inline float loadValue(const float* p, int64_t i)
+{
+    return __ldg(p + i);
+}
+
+__device__ inline float loadValue(const __half* p, int64_t i)
+{
+    return __half2float(__ldg(p + i));
+}
+
+__device__ inline void storeValue(float* p, int64_t i, float v)
+{
+    p[i] = v;
+}
+
+__device__ inline void storeValue(__half* p, int64_t i, float v)
+{
+    p[i] = __float2half_rn(v);
+}
+
+struct KernelShape
+{
+    int32_t batch;
+    int32_t channels;
+    int32_t inHeight;
+    int32_t inWidth;
+    int32_t numFiducials;
+    int32_t outHeight;
+    int32_t outWidth;
+    int32_t samplesPerBlock;
+    bool alignCorners;
+    tps::Padding padding;
+};
+
+template <typename TImage, typename TFid>
+__global__ void __launch_bounds__(kTILE) tpsGridSampleKernel(const TImage* __restrict__ image,
+    const TFid* __restrict__ fiducials, TImage* __restrict__ out, const KernelShape s,
+    const __grid_constant__ tps::InverseDelta inverse)
+{
+    __shared__ float rows[tps::kMAX_FIDUCIALS * kTILE];
+    __shared__ float points[kMAX_SAMPLES * 2 * tps::kMAX_FIDUCIALS];
+    const int32_t f = s.numFiducials;
+    const int32_t outPlane = s.outHeight * s.outWidth;
+    const int32_t p = static_cast<int32_t>(blockIdx.x) * kTILE + static_cast<int32_t>(threadIdx.x);
+    const int64_t n0 = static_cast<int64_t>(blockIdx.y) * s.samplesPerBlock;
+    const int32_t count = static_cast<int32_t>(min(static_cast<int64_t>(s.samplesPerBlock), s.batch - n0));
+
+    for (int32_t i = threadIdx.x; i < count * 2 * f; i += kTILE)
+    {
+        points[i] = static_cast<float>(loadValue(fiducials, n0 * 2 * f + i));
+    }
+    if (p < outPlane)
+    {
+        const int32_t y = p / s.outWidth;
+        const int32_t x = p - y * s.outWidth;
+        tps::gridRow(inverse.values, f, tps::outputCoordinate(x, s.outWidth), tps::outputCoordinate(y, s.outHeight),
+            rows + threadIdx.x, kTILE);
+    }
+    __syncthreads();
+    if (p >= outPlane)
+    {
+        return;
+    }
+    const int64_t inPlane = static_cast<int64_t>(s.inHeight) * s.inWidth;
+#pragma unroll 2
+    for (int32_t j = 0; j < count; ++j)
+    {
+        const float* c = points + j * 2 * f;
+        float gx = 0.f;
+        float gy = 0.f;
+        for (int32_t k = 0; k < f; ++k)
+        {
+            const float a = rows[k * kTILE + threadIdx.x];
+            gx += a * c[2 * k];
+            gy += a * c[2 * k + 1];
+        }
+        const tps::BilinearTaps t = tps::bilinearTaps(gx, gy, s.inHeight, s.inWidth, s.alignCorners, s.padding);
+        const int64_t n = n0 + j;
+        const TImage* src = image + n * s.channels * inPlane;
+        TImage* dst = out + n * s.channels * outPlane + p;
+        for (int32_t ch = 0; ch < s.channels; ++ch)
+        {
+            const TImage* plane = src + ch * inPlane;
+            float v = 0.f;
+#pragma unroll
+            for (int32_t q = 0; q < 4; ++q)
+            {
+                v += t.weight[q] * loadValue(plane, t.offset[q]);
+            }
+            storeValue(dst, static_cast<int64_t>(ch) * outPlane, v);
+        }
+    }
+}
+
+template <typename TImage, typename TFid>
+cudaError_t launchTyped(const KernelShape& s, dim3 grid, const tps::InverseDelta& inverse, const void* image,
+    const void* fiducials, void* out, cudaStream_t stream)
+{
+    tpsGridSampleKernel<TImage, TFid><<<grid, kTILE, 0, stream>>>(static_cast<const TImage*>(image),
+        static_cast<const TFid*>(fiducials), static_cast<TImage*>(out), s, inverse);
+    return cudaGetLastError();
+}
+
+int32_t multiprocessorCount()
+{
+    int device = 0;
+    int count = 0;
+    if (cudaGetDevice(&device) != cudaSuccess
+        || cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+    {
+        cudaGetLastError();
+        return 16;
+    }
+    return count;
+}
+
+} // namespace
+
+cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& inverse, const void* dImage,
+    bool imageHalf, const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream)
+{
+    const int64_t outPlane = static_cast<int64_t>(shape.outHeight) * shape.outWidth;
+    if (shape.batch < 0 || shape.batch > INT32_MAX || shape.channels < 1 || shape.inHeight < 1
+        || shape.inWidth < 1 || outPlane < 1 || outPlane > INT32_MAX || shape.numFiducials < tps::kMIN_FIDUCIALS
+        || shape.numFiducials > tps::kMAX_FIDUCIALS || shape.numFiducials % 2 != 0)
+    {
+        return cudaErrorInvalidValue;
+    }
+    if (shape.batch == 0)
+    {
+        return cudaSuccess;
+    }
+    const int64_t tiles = (outPlane + kTILE - 1) / kTILE;
+    // Enough sample chunks for two blocks per multiprocessor, each chunk at most kMAX_SAMPLES samples.
+    const int64_t wantedBlocks = 2 * static_cast<int64_t>(multiprocessorCount());
+    const int64_t chunksWanted = (wantedBlocks + tiles - 1) / tiles;
+    int64_t perBlock = (shape.batch + chunksWanted - 1) / chunksWanted;
+    perBlock = perBlock < 1 ? 1 : (perBlock > kMAX_SAMPLES ? kMAX_SAMPLES : perBlock);
+    const int64_t chunks = (shape.batch + perBlock - 1) / perBlock;
+    if (tiles > INT32_MAX || chunks > 65535)
+    {
+        return cudaErrorInvalidConfiguration;
+    }
+    const KernelShape s{static_cast<int32_t>(shape.batch), shape.channels, shape.inHeight, shape.inWidth,
+        shape.numFiducials, shape.outHeight, shape.outWidth, static_cast<int32_t>(perBlock), shape.alignCorners,
+        shape.padding};
+    const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(chunks));
+    if (imageHalf)
+    {
+        return fiducialsHalf ? launchTyped<__half, __half>(s, grid, inverse, dImage, dFiducials, dOut, stream)
+                             : launchTyped<__half, float>(s, grid, inverse, dImage, dFiducials, dOut, stream);
+    }
+    return fiducialsHalf ? launchTyped<float, __half>(s, grid, inverse, dImage, dFiducials, dOut, stream)
+                         : launchTyped<float, float>(s, grid, inverse, dImage, dFiducials, dOut, stream);
+}
+
+} // namespace starnet

@@ -1,0 +1,18 @@
+// Plain-C++ launcher for the fused TPS grid sampler kernel (no CUDA syntax, includable from .cpp files).
+#pragma once
+
+#include "core/tpsGridSampleImpl.h"
+
+#include <cuda_runtime_api.h>
+
+namespace starnet
+{
+
+//! One launch rectifies the batch: image [N, C, H, W] (float32, or float16 when `imageHalf`), fiducials [N, F, 2]
+//! (float32, or float16 when `fiducialsHalf`), output [N, C, outHeight, outWidth] in the image's dtype. `inverse`
+//! comes from tps::inverseDelta(F) (compute it once). All tensors are C-contiguous device memory. The shape must
+//! have passed validateTpsShape; returns cudaErrorInvalidValue otherwise.
+cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& inverse, const void* dImage,
+    bool imageHalf, const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream);
+
+} // namespace starnet
