@@ -456,7 +456,7 @@ def build_engine(
         raise ValueError("DLA cores are a Jetson feature; TensorRT-RTX has none (leave out --dla-core)")
     say(f"TensorRT flavour {tensorrt.flavour} {tensorrt.version}; model {checked.info.arch} from {checked.path}")
 
-    library = _plugin_library(opts.plugins, say)
+    library = _plugin_library(opts.plugins, say, tensorrt.flavour)
     graph, quantization, plugin_records = _prepare_graph(checked, opts, library, say)
     precision = "+".join(p for p, on in (("int8", quantization is not None), ("fp16", opts.fp16)) if on) or "fp32"
     if opts.save_onnx is not None:
@@ -633,15 +633,21 @@ def find_plugin_library() -> Path | None:
             raise FileNotFoundError(f"{PLUGIN_LIBRARY_ENV}={named!r}: plugin library not found")
         return path
     here = Path(__file__).resolve().parent
-    return next((here / name for name in PLUGIN_LIBRARY_NAMES if (here / name).is_file()), None)
+    candidates = [folder / name for folder in (here / "lib", here) for name in PLUGIN_LIBRARY_NAMES]
+    return next((path for path in candidates if path.is_file()), None)
 
 
-def _plugin_library(mode: str, say: Callable[[str], None]) -> Path | None:
+def _plugin_library(mode: str, say: Callable[[str], None], flavour: str = "tensorrt") -> Path | None:
     if mode == "none":
         return None
     library = find_plugin_library()
     if library is None:
         say("plugins: no starnet-trt plugin library found; building with native TensorRT layers")
+    elif flavour == "tensorrt_rtx":
+        # TensorRT-RTX (1.7) has no plugin layers: its INetworkDefinition lacks addPluginV3 and its ONNX parser
+        # aborts the whole process on a plugin node. Never hand it the rewritten graph.
+        say(f"plugins: TensorRT-RTX has no plugin layers; {library.name} is not used, building with native layers")
+        return None
     else:
         say(f"plugins: {library}")
     return library

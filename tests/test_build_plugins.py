@@ -122,15 +122,24 @@ def test_builder_reports_a_missing_plugin_library(exported, tmp_path, monkeypatc
 
 
 @needs_rtx
-def test_builder_rewrites_the_graph_when_a_library_is_found(exported, tmp_path, monkeypatch):
+def test_tensorrt_rtx_builds_native_layers_even_when_a_library_is_found(exported, tmp_path, monkeypatch):
+    """TensorRT-RTX has no plugin layers (its parser aborts the process on a plugin node): never give it one."""
     fake = tmp_path / "libstarnet_plugins.so"
     fake.write_bytes(b"")
     monkeypatch.setenv(builder.PLUGIN_LIBRARY_ENV, str(fake))
-    with pytest.raises(RuntimeError, match="cannot load the plugin library"):
-        builder.build_engine(exported, tmp_path / "a.engine", trt="tensorrt_rtx", batch="1")
-    # With the library "loaded", TensorRT's parser looks the two plugin nodes up by name: proof of the rewrite.
-    monkeypatch.setattr(builder, "_load_plugin_library", lambda build, library: None)
-    with pytest.raises(ValueError, match=f"op '{TPS_OP}'.*op '{DECODE_OP}'"):
-        builder.build_engine(exported, tmp_path / "b.engine", trt="tensorrt_rtx", batch="1")
-    result = builder.build_engine(exported, tmp_path / "c.engine", trt="tensorrt_rtx", batch="1", plugins="none")
+    lines: list[str] = []
+    result = builder.build_engine(exported, tmp_path / "a.engine", trt="tensorrt_rtx", batch="1", progress=lines.append)
     assert result.sidecar["plugins"] == []
+    assert any("TensorRT-RTX has no plugin layers" in line for line in lines)
+
+
+@needs_rtx
+def test_a_library_tensorrt_cannot_load_is_reported(tmp_path):
+    fake = tmp_path / "libstarnet_plugins.so"
+    fake.write_bytes(b"not a shared object")
+    tensorrt = builder.load_tensorrt("tensorrt_rtx")
+    logger = builder._make_logger(tensorrt.module)
+    trt_builder = tensorrt.module.Builder(logger)
+    build = builder._Build(tensorrt, logger, trt_builder, None, None)
+    with pytest.raises(RuntimeError, match="cannot load the plugin library"):
+        builder._load_plugin_library(build, fake)

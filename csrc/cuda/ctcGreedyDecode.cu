@@ -68,9 +68,26 @@ __global__ void ctcGreedyDecodeKernel(const T* __restrict__ scores, int32_t batc
         {
             row[t] = -1;
         }
-        lengths[n] = state.length;
-        confidences[n] = ctc::confidence(state);
-        nanFlags[n] = sawNan ? 1 : 0;
+        if (nanFlags != nullptr)
+        {
+            nanFlags[n] = sawNan ? 1 : 0;
+            lengths[n] = state.length;
+            confidences[n] = ctc::confidence(state);
+        }
+        else
+        {
+            // No flag buffer (the TensorRT plugin): a sample whose scores hold NaN reports length -1, no
+            // indices and NaN confidence, so the runtime can name it while the other samples stay valid.
+            if (sawNan)
+            {
+                for (int32_t t = 0; t < steps; ++t)
+                {
+                    row[t] = -1;
+                }
+            }
+            lengths[n] = sawNan ? -1 : state.length;
+            confidences[n] = sawNan ? NAN : ctc::confidence(state);
+        }
     }
 }
 
