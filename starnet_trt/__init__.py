@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .recognizer import Recognizer  # noqa: E402
-from .results import Result  # noqa: E402
+from .recognizer import Recognizer
+from .results import Result
 
 __all__ = ["Recognizer", "Result", "__version__"]

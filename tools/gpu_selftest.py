@@ -71,7 +71,7 @@ def build_extension(jobs: int, trt_root: str | None, arch: str) -> dict[str, Any
     built = sorted(BUILD.glob("_core*.so")) + sorted(BUILD.glob("_core*.pyd"))
     if not built:
         raise SystemExit(f"build produced no _core module in {BUILD}")
-    for old in (ROOT / "starnet_trt").glob("_core*"):
+    for old in [*(ROOT / "starnet_trt").glob("_core*.so"), *(ROOT / "starnet_trt").glob("_core*.pyd")]:
         old.unlink()
     shutil.copy2(built[0], ROOT / "starnet_trt" / built[0].name)
     plugins = next(iter(BUILD.glob("libstarnet_plugins*")), None)
