@@ -71,6 +71,7 @@ class cuda:  # submodule, present only in CUDA builds; raw device pointers and s
         image_half: bool,
         fiducials_half: bool,
         stream: int,
+        samples_per_block: int = 0,
     ) -> None: ...
     @staticmethod
     def ctc_greedy_decode(

@@ -552,7 +552,8 @@ PYBIND11_MODULE(_core, m)
         "tps_grid_sample",
         [](uintptr_t image, uintptr_t fiducials, uintptr_t out, int64_t batch, int32_t channels, int32_t inHeight,
             int32_t inWidth, int32_t numFiducials, int32_t outHeight, int32_t outWidth, bool alignCorners,
-            const std::string& paddingMode, bool imageHalf, bool fiducialsHalf, uintptr_t stream) {
+            const std::string& paddingMode, bool imageHalf, bool fiducialsHalf, uintptr_t stream,
+            int32_t samplesPerBlock) {
             starnet::TpsShape s;
             s.batch = batch;
             s.channels = channels;
@@ -565,12 +566,13 @@ PYBIND11_MODULE(_core, m)
             s.padding = parsePadding(paddingMode);
             starnet::validateTpsShape(s);
             py::gil_scoped_release release;
-            starnet::launchTpsGridSampleRaw(s, image, imageHalf, fiducials, fiducialsHalf, out, stream);
+            starnet::launchTpsGridSampleRaw(
+                s, image, imageHalf, fiducials, fiducialsHalf, out, stream, samplesPerBlock);
         },
         py::arg("image"), py::arg("fiducials"), py::arg("out"), py::arg("batch"), py::arg("channels"),
         py::arg("in_height"), py::arg("in_width"), py::arg("num_fiducials"), py::arg("out_height"),
         py::arg("out_width"), py::arg("align_corners"), py::arg("padding_mode"), py::arg("image_half"),
-        py::arg("fiducials_half"), py::arg("stream"));
+        py::arg("fiducials_half"), py::arg("stream"), py::arg("samples_per_block") = 0);
     raw.def(
         "ctc_greedy_decode",
         [](uintptr_t scores, bool isHalf, int32_t batch, int32_t steps, int32_t classes, int32_t blank,

@@ -70,37 +70,67 @@ STARNET_HD inline double radialBasis(double ax, double ay, double bx, double by)
     return r2 * log(sqrt(r2) + kRBF_EPS);
 }
 
-//! Row of A for the output point (x, y): row[f] = sum_j p_hat_j * invDelta[j][f], rounded to float.
-//! `invDelta` is row-major [(F+3) x F]; `rowStride` spaces the outputs (1 on the CPU, the tile width in shared
-//! memory on the GPU).
-STARNET_HD inline void gridRow(
-    const double* invDelta, int32_t numFiducials, double x, double y, float* row, int32_t rowStride)
+//! U(|p - c_k|) for the output point p = (x, y) and base fiducial k.
+STARNET_HD inline double basisTerm(int32_t k, int32_t numFiducials, double x, double y)
+{
+    double cx;
+    double cy;
+    baseFiducial(k, numFiducials, cx, cy);
+    return radialBasis(x, y, cx, cy);
+}
+
+//! Entry f of the row of A for the output point (x, y), from its F basis terms (`basis[k * basisStride]`):
+//! sum_j p_hat_j * invDelta[j][f] in double, rounded to float like the exported constant.
+STARNET_HD inline float rowEntry(const double* invDelta, int32_t numFiducials, int32_t f, double x, double y,
+    const double* basis, int32_t basisStride)
+{
+    const double* column = invDelta + f;
+    double acc = column[0] + x * column[numFiducials] + y * column[2 * numFiducials];
+    for (int32_t k = 0; k < numFiducials; ++k)
+    {
+        acc += basis[k * basisStride] * column[(3 + k) * numFiducials];
+    }
+    return static_cast<float>(acc);
+}
+
+//! Whole row of A for the output point (x, y) (the CPU twin's loop; the kernel splits the same two steps over a
+//! block). `invDelta` is row-major [(F+3) x F].
+STARNET_HD inline void gridRow(const double* invDelta, int32_t numFiducials, double x, double y, float* row)
 {
     double basis[kMAX_FIDUCIALS];
     for (int32_t k = 0; k < numFiducials; ++k)
     {
-        double cx;
-        double cy;
-        baseFiducial(k, numFiducials, cx, cy);
-        basis[k] = radialBasis(x, y, cx, cy);
+        basis[k] = basisTerm(k, numFiducials, x, y);
     }
     for (int32_t f = 0; f < numFiducials; ++f)
     {
-        const double* column = invDelta + f;
-        double acc = column[0] + x * column[numFiducials] + y * column[2 * numFiducials];
-        for (int32_t k = 0; k < numFiducials; ++k)
-        {
-            acc += basis[k] * column[(3 + k) * numFiducials];
-        }
-        row[f * rowStride] = static_cast<float>(acc);
+        row[f] = rowEntry(invDelta, numFiducials, f, x, y, basis, 1);
     }
+}
+
+//! acc + a * b with two roundings on both host and device: the host is built with -ffp-contract=off and the
+//! device would otherwise fuse into an FMA, so the grid points of the twins would differ in the last bit, which
+//! the pixel scale (up to ~width / 2) turns into visible output differences.
+STARNET_HD inline float mulAdd(float acc, float a, float b)
+{
+#if defined(__CUDA_ARCH__)
+    return __fadd_rn(acc, __fmul_rn(a, b));
+#else
+    return acc + a * b;
+#endif
 }
 
 //! Source coordinate in pixels for a normalized grid value (ONNX GridSample / PyTorch grid_sample, float math).
 STARNET_HD inline float sourceIndex(float g, int32_t size, bool alignCorners, Padding padding)
 {
+#if defined(__CUDA_ARCH__)
+    const float g1 = __fadd_rn(g, 1.f);
+    float v = alignCorners ? __fmul_rn(__fmul_rn(g1, 0.5f), static_cast<float>(size - 1))
+                           : __fmul_rn(__fsub_rn(__fmul_rn(g1, static_cast<float>(size)), 1.f), 0.5f);
+#else
     float v = alignCorners ? (g + 1.f) * 0.5f * static_cast<float>(size - 1)
                            : ((g + 1.f) * static_cast<float>(size) - 1.f) * 0.5f;
+#endif
     if (padding == Padding::kBORDER)
     {
         const float hi = static_cast<float>(size - 1);

@@ -58,8 +58,8 @@ void sampleOne(const TpsShape& s, const float* matrix, const TImage* image, cons
         float gy = 0.f;
         for (int32_t k = 0; k < f; ++k)
         {
-            gx += row[k] * cx[k];
-            gy += row[k] * cy[k];
+            gx = tps::mulAdd(gx, row[k], cx[k]);
+            gy = tps::mulAdd(gy, row[k], cy[k]);
         }
         const tps::BilinearTaps t = tps::bilinearTaps(gx, gy, s.inHeight, s.inWidth, s.alignCorners, s.padding);
         for (int32_t c = 0; c < s.channels; ++c)
@@ -124,7 +124,7 @@ const std::vector<float>& tpsGridMatrix(int32_t numFiducials, int32_t outHeight,
             {
                 const int64_t p = static_cast<int64_t>(y) * outWidth + x;
                 tps::gridRow(inv.data(), numFiducials, tps::outputCoordinate(x, outWidth), gy,
-                    matrix->data() + p * numFiducials, 1);
+                    matrix->data() + p * numFiducials);
             }
         }
         slot = std::move(matrix);

@@ -193,11 +193,11 @@ void tpsGridSampleDevice(const TpsShape& shape, const void* image, bool imageHal
 }
 
 void launchTpsGridSampleRaw(const TpsShape& shape, uintptr_t image, bool imageHalf, uintptr_t fiducials,
-    bool fiducialsHalf, uintptr_t out, uintptr_t stream)
+    bool fiducialsHalf, uintptr_t out, uintptr_t stream, int32_t samplesPerBlock)
 {
     check(launchTpsGridSample(shape, cachedInverseDelta(shape.numFiducials), reinterpret_cast<const void*>(image),
               imageHalf, reinterpret_cast<const void*>(fiducials), fiducialsHalf, reinterpret_cast<void*>(out),
-              reinterpret_cast<cudaStream_t>(stream)),
+              reinterpret_cast<cudaStream_t>(stream), samplesPerBlock),
         "launchTpsGridSample");
 }
 

@@ -1,10 +1,13 @@
-// Fused TPS grid sampler. A block owns a tile of kTILE consecutive output pixels and a chunk of samples:
-//   1. each thread evaluates its pixel's row of the TPS matrix (tpsGridSampleImpl.h, double) into shared memory,
-//      while the block stages the chunk's fiducials in shared memory;
-//   2. for every sample of the chunk, each thread forms its grid point (an F-term float dot product), samples the
-//      image bilinearly and writes all channels: reads are gathers, writes are coalesced along the pixels.
-// The row costs ~F^2 double operations, so it is computed once per block and reused by the chunk's samples; the
-// chunk size keeps at least two blocks per multiprocessor when the batch allows.
+// Fused TPS grid sampler. A block of kWARPS warps owns a tile of 32 consecutive output pixels (one per lane) and
+// a chunk of samples:
+//   1. the block evaluates the tile's rows of the TPS matrix (tpsGridSampleImpl.h, double): warp w computes the
+//      basis terms k = w, w + kWARPS, ... of every pixel, then the row entries f = w, w + kWARPS, ...; so the
+//      ~F^2 double operations per pixel are shared by the whole block, and done once per chunk of samples;
+//   2. warp w then rectifies samples w, w + kWARPS, ... of the chunk: an F-term float dot product per pixel gives
+//      its grid point (same roundings as the CPU twin), then bilinear taps and all channels; reads are gathers,
+//      writes are coalesced along the 32 pixels.
+// The chunk size trades the row work (repeated per chunk) against parallelism: the launcher picks it so that
+// the grid has about four blocks per multiprocessor (override for tuning: samplesPerBlock).
 #include "cuda/tpsGridSample.h"
 
 #include <cuda_fp16.h>
@@ -14,8 +17,10 @@ namespace starnet
 namespace
 {
 
-constexpr int32_t kTILE = 128;
-constexpr int32_t kMAX_SAMPLES = 32;
+constexpr int32_t kTILE = 32;
+constexpr int32_t kWARPS = 4;
+constexpr int32_t kTHREADS = kTILE * kWARPS;
+constexpr int32_t kMAX_SAMPLES = 64;
 
 __device__ inline float loadValue(const float* p, int64_t i)
 {
@@ -52,28 +57,36 @@ struct KernelShape
 };
 
 template <typename TImage, typename TFid>
-__global__ void __launch_bounds__(kTILE) tpsGridSampleKernel(const TImage* __restrict__ image,
+__global__ void __launch_bounds__(kTHREADS) tpsGridSampleKernel(const TImage* __restrict__ image,
     const TFid* __restrict__ fiducials, TImage* __restrict__ out, const KernelShape s,
     const __grid_constant__ tps::InverseDelta inverse)
 {
+    __shared__ double basis[tps::kMAX_FIDUCIALS * kTILE];
     __shared__ float rows[tps::kMAX_FIDUCIALS * kTILE];
     __shared__ float points[kMAX_SAMPLES * 2 * tps::kMAX_FIDUCIALS];
     const int32_t f = s.numFiducials;
+    const int32_t lane = static_cast<int32_t>(threadIdx.x) % kTILE;
+    const int32_t warp = static_cast<int32_t>(threadIdx.x) / kTILE;
     const int32_t outPlane = s.outHeight * s.outWidth;
-    const int32_t p = static_cast<int32_t>(blockIdx.x) * kTILE + static_cast<int32_t>(threadIdx.x);
+    const int32_t p = static_cast<int32_t>(blockIdx.x) * kTILE + lane;
     const int64_t n0 = static_cast<int64_t>(blockIdx.y) * s.samplesPerBlock;
     const int32_t count = static_cast<int32_t>(min(static_cast<int64_t>(s.samplesPerBlock), s.batch - n0));
 
-    for (int32_t i = threadIdx.x; i < count * 2 * f; i += kTILE)
+    for (int32_t i = static_cast<int32_t>(threadIdx.x); i < count * 2 * f; i += kTHREADS)
     {
-        points[i] = static_cast<float>(loadValue(fiducials, n0 * 2 * f + i));
+        points[i] = loadValue(fiducials, n0 * 2 * f + i);
     }
-    if (p < outPlane)
+    const int32_t py = (p < outPlane ? p : outPlane - 1) / s.outWidth;
+    const double x = tps::outputCoordinate((p < outPlane ? p : outPlane - 1) - py * s.outWidth, s.outWidth);
+    const double y = tps::outputCoordinate(py, s.outHeight);
+    for (int32_t k = warp; k < f; k += kWARPS)
     {
-        const int32_t y = p / s.outWidth;
-        const int32_t x = p - y * s.outWidth;
-        tps::gridRow(inverse.values, f, tps::outputCoordinate(x, s.outWidth), tps::outputCoordinate(y, s.outHeight),
-            rows + threadIdx.x, kTILE);
+        basis[k * kTILE + lane] = tps::basisTerm(k, f, x, y);
+    }
+    __syncthreads();
+    for (int32_t e = warp; e < f; e += kWARPS)
+    {
+        rows[e * kTILE + lane] = tps::rowEntry(inverse.values, f, e, x, y, basis + lane, kTILE);
     }
     __syncthreads();
     if (p >= outPlane)
@@ -82,16 +95,16 @@ __global__ void __launch_bounds__(kTILE) tpsGridSampleKernel(const TImage* __res
     }
     const int64_t inPlane = static_cast<int64_t>(s.inHeight) * s.inWidth;
 #pragma unroll 2
-    for (int32_t j = 0; j < count; ++j)
+    for (int32_t j = warp; j < count; j += kWARPS)
     {
         const float* c = points + j * 2 * f;
         float gx = 0.f;
         float gy = 0.f;
         for (int32_t k = 0; k < f; ++k)
         {
-            const float a = rows[k * kTILE + threadIdx.x];
-            gx += a * c[2 * k];
-            gy += a * c[2 * k + 1];
+            const float a = rows[k * kTILE + lane];
+            gx = tps::mulAdd(gx, a, c[2 * k]);
+            gy = tps::mulAdd(gy, a, c[2 * k + 1]);
         }
         const tps::BilinearTaps t = tps::bilinearTaps(gx, gy, s.inHeight, s.inWidth, s.alignCorners, s.padding);
         const int64_t n = n0 + j;
@@ -115,7 +128,7 @@ template <typename TImage, typename TFid>
 cudaError_t launchTyped(const KernelShape& s, dim3 grid, const tps::InverseDelta& inverse, const void* image,
     const void* fiducials, void* out, cudaStream_t stream)
 {
-    tpsGridSampleKernel<TImage, TFid><<<grid, kTILE, 0, stream>>>(static_cast<const TImage*>(image),
+    tpsGridSampleKernel<TImage, TFid><<<grid, kTHREADS, 0, stream>>>(static_cast<const TImage*>(image),
         static_cast<const TFid*>(fiducials), static_cast<TImage*>(out), s, inverse);
     return cudaGetLastError();
 }
@@ -136,7 +149,8 @@ int32_t multiprocessorCount()
 } // namespace
 
 cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& inverse, const void* dImage,
-    bool imageHalf, const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream)
+    bool imageHalf, const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream,
+    int32_t samplesPerBlock)
 {
     const int64_t outPlane = static_cast<int64_t>(shape.outHeight) * shape.outWidth;
     if (shape.batch < 0 || shape.batch > INT32_MAX || shape.channels < 1 || shape.inHeight < 1
@@ -150,10 +164,14 @@ cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& 
         return cudaSuccess;
     }
     const int64_t tiles = (outPlane + kTILE - 1) / kTILE;
-    // Enough sample chunks for two blocks per multiprocessor, each chunk at most kMAX_SAMPLES samples.
-    const int64_t wantedBlocks = 2 * static_cast<int64_t>(multiprocessorCount());
-    const int64_t chunksWanted = (wantedBlocks + tiles - 1) / tiles;
-    int64_t perBlock = (shape.batch + chunksWanted - 1) / chunksWanted;
+    int64_t perBlock = samplesPerBlock;
+    if (perBlock <= 0)
+    {
+        // About four blocks per multiprocessor, each chunk at most kMAX_SAMPLES samples (fits shared memory).
+        const int64_t wantedBlocks = 4 * static_cast<int64_t>(multiprocessorCount());
+        const int64_t chunksWanted = (wantedBlocks + tiles - 1) / tiles;
+        perBlock = (shape.batch + chunksWanted - 1) / chunksWanted;
+    }
     perBlock = perBlock < 1 ? 1 : (perBlock > kMAX_SAMPLES ? kMAX_SAMPLES : perBlock);
     const int64_t chunks = (shape.batch + perBlock - 1) / perBlock;
     if (tiles > INT32_MAX || chunks > 65535)
