@@ -602,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tensorrt-root", default=os.environ.get("TensorRT_ROOT"))
     parser.add_argument("--arch", default="native", help="CUDA architectures to build (default: this GPU's)")
     parser.add_argument("--no-build", action="store_true", help="use the _core already importable")
+    parser.add_argument("--build-only", action="store_true", help="build and stop (e.g. before profiling)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -610,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
         print("building starnet_trt._core with CUDA for this GPU ...", flush=True)
         report["build"] = build_extension(args.jobs, args.tensorrt_root, args.arch)
         print(f"  built in {report['build']['seconds']} s", flush=True)
+        if args.build_only:
+            return 0
     sys.path.insert(0, str(ROOT))
     import torch
 
