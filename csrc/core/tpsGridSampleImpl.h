@@ -108,9 +108,10 @@ STARNET_HD inline void gridRow(const double* invDelta, int32_t numFiducials, dou
     }
 }
 
-//! acc + a * b with two roundings on both host and device: the host is built with -ffp-contract=off and the
-//! device would otherwise fuse into an FMA, so the grid points of the twins would differ in the last bit, which
-//! the pixel scale (up to ~width / 2) turns into visible output differences.
+//! acc + a * b with two roundings on both host and device (the host is built with -ffp-contract=off; the device
+//! would otherwise fuse an FMA). This is the reference model's float32 arithmetic: with it the twins equal
+//! PyTorch's MatMul + grid_sample to ~1e-7, with FMA they drift to ~1e-5, because a last-bit change of a grid
+//! point is multiplied by the pixel scale (up to ~width / 2) in the sampling position.
 STARNET_HD inline float mulAdd(float acc, float a, float b)
 {
 #if defined(__CUDA_ARCH__)

@@ -1,5 +1,8 @@
-// One thread per output pixel (all of its channels, so the taps are computed once); the math is the shared
-// resizeNormalizeImpl.h, so the GPU output equals the CPU output bit for bit.
+// One block per image: the block computes the image's resized width, its column and row taps (shared memory) and
+// a 256-entry normalisation table once, then its threads stride over the output pixels (all channels of a pixel
+// per thread, so the taps are read once). The math is the shared resizeNormalizeImpl.h, so the GPU output equals
+// the CPU output bit for bit; doing the double-precision tap arithmetic once per column/row instead of once per
+// pixel is what makes the kernel memory- rather than instruction-bound.
 #include "cuda/resizeNormalize.h"
 
 #include "core/resizeNormalizeImpl.h"
@@ -12,6 +15,7 @@ namespace
 {
 
 constexpr int kBLOCK = 256;
+constexpr int kMAX_TAP_BYTES = 40 * 1024; // (outH + outW) taps in dynamic shared memory
 
 __device__ inline void storeValue(float* p, int64_t i, float v)
 {
@@ -24,55 +28,75 @@ __device__ inline void storeValue(__half* p, int64_t i, float v)
 }
 
 template <typename TOut>
-__global__ void resizeNormalizeKernel(const uint8_t* __restrict__ images, const ImageDesc* __restrict__ descs,
-    int32_t batch, TOut* __restrict__ out, int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb,
-    int32_t* __restrict__ widths)
+__global__ void __launch_bounds__(kBLOCK) resizeNormalizeKernel(const uint8_t* __restrict__ images,
+    const ImageDesc* __restrict__ descs, int32_t batch, TOut* __restrict__ out, int32_t outChannels, int32_t outH,
+    int32_t outW, bool inputIsRgb, int32_t* __restrict__ widths)
 {
-    const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-    const int64_t plane = static_cast<int64_t>(outH) * outW;
-    if (idx >= plane * batch)
-    {
-        return;
-    }
-    const int32_t n = static_cast<int32_t>(idx / plane);
-    const int32_t y = static_cast<int32_t>((idx % plane) / outW);
-    const int32_t x = static_cast<int32_t>(idx % outW);
+    extern __shared__ resize::LinearTap taps[]; // outW column taps, then outH row taps
+    __shared__ float table[256];
+    const int32_t n = static_cast<int32_t>(blockIdx.x);
     const ImageDesc d = descs[n];
     const int32_t rw = resize::resizedWidth(d.height, d.width, outH, outW);
-    if (x == 0 && y == 0)
+    resize::LinearTap* tx = taps;
+    resize::LinearTap* ty = taps + outW;
+    const double scaleX = resize::linearScale(d.width, rw);
+    const double scaleY = resize::linearScale(d.height, outH);
+    for (int32_t i = static_cast<int32_t>(threadIdx.x); i < rw; i += kBLOCK)
+    {
+        tx[i] = resize::linearTap(i, scaleX, d.width, true);
+    }
+    for (int32_t i = static_cast<int32_t>(threadIdx.x); i < outH; i += kBLOCK)
+    {
+        ty[i] = resize::linearTap(i, scaleY, d.height, false);
+    }
+    for (int32_t i = static_cast<int32_t>(threadIdx.x); i < 256; i += kBLOCK)
+    {
+        table[i] = resize::normalize(static_cast<float>(i));
+    }
+    if (threadIdx.x == 0)
     {
         widths[n] = rw;
     }
-    TOut* dst = out + static_cast<int64_t>(n) * outChannels * plane + static_cast<int64_t>(y) * outW + x;
-    if (x >= rw)
-    {
-        for (int32_t p = 0; p < outChannels; ++p)
-        {
-            storeValue(dst, p * plane, 0.f);
-        }
-        return;
-    }
-    const resize::LinearTap tx = resize::linearTap(x, resize::linearScale(d.width, rw), d.width, true);
-    const resize::LinearTap ty = resize::linearTap(y, resize::linearScale(d.height, outH), d.height, false);
+    __syncthreads();
+    const int64_t plane = static_cast<int64_t>(outH) * outW;
+    TOut* dst = out + static_cast<int64_t>(n) * outChannels * plane;
     const uint8_t* base = images + d.offset;
-    uint8_t bgr[3];
+    int32_t source[3];
     for (int32_t p = 0; p < 3; ++p)
     {
-        const int32_t c = resize::sourceChannel(p, d.channels, inputIsRgb);
-        bgr[p] = resize::resizedPixel(base, d.strideY, d.strideX, d.strideC, ty, tx, c);
+        source[p] = resize::sourceChannel(p, d.channels, inputIsRgb);
     }
-    if (outChannels == 3)
+    for (int32_t i = static_cast<int32_t>(threadIdx.x); i < plane; i += kBLOCK)
     {
+        const int32_t y = i / outW;
+        const int32_t x = i - y * outW;
+        if (x >= rw)
+        {
+            for (int32_t p = 0; p < outChannels; ++p)
+            {
+                storeValue(dst, p * plane + i, 0.f);
+            }
+            continue;
+        }
+        const resize::LinearTap cx = tx[x];
+        const resize::LinearTap cy = ty[y];
+        uint8_t bgr[3];
         for (int32_t p = 0; p < 3; ++p)
         {
-            storeValue(dst, p * plane, resize::normalize(static_cast<float>(bgr[p])));
+            bgr[p] = resize::resizedPixel(base, d.strideY, d.strideX, d.strideC, cy, cx, source[p]);
         }
-    }
-    else
-    {
-        storeValue(dst, 0,
-            d.channels == 1 ? resize::normalize(static_cast<float>(bgr[0]))
-                            : resize::normalize(resize::grayFromBgr(bgr[0], bgr[1], bgr[2])));
+        if (outChannels == 3)
+        {
+            for (int32_t p = 0; p < 3; ++p)
+            {
+                storeValue(dst, p * plane + i, table[bgr[p]]);
+            }
+        }
+        else
+        {
+            storeValue(dst, i,
+                d.channels == 1 ? table[bgr[0]] : resize::normalize(resize::grayFromBgr(bgr[0], bgr[1], bgr[2])));
+        }
     }
 }
 
@@ -86,20 +110,20 @@ cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDesc
     {
         return cudaErrorInvalidValue;
     }
-    const int64_t total = static_cast<int64_t>(batch) * outH * outW;
-    const int64_t blocks = (total + kBLOCK - 1) / kBLOCK;
-    if (blocks > 0x7fffffffLL)
+    const size_t tapBytes = (static_cast<size_t>(outH) + static_cast<size_t>(outW)) * sizeof(resize::LinearTap);
+    if (tapBytes > static_cast<size_t>(kMAX_TAP_BYTES))
     {
-        return cudaErrorInvalidConfiguration;
+        return cudaErrorInvalidValue; // an output over ~2500 pixels wide: not a text-line model input
     }
+    const unsigned blocks = static_cast<unsigned>(batch);
     if (outHalf)
     {
-        resizeNormalizeKernel<<<static_cast<unsigned int>(blocks), kBLOCK, 0, stream>>>(dImages, dDescs, batch,
+        resizeNormalizeKernel<<<blocks, kBLOCK, tapBytes, stream>>>(dImages, dDescs, batch,
             static_cast<__half*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths);
     }
     else
     {
-        resizeNormalizeKernel<<<static_cast<unsigned int>(blocks), kBLOCK, 0, stream>>>(dImages, dDescs, batch,
+        resizeNormalizeKernel<<<blocks, kBLOCK, tapBytes, stream>>>(dImages, dDescs, batch,
             static_cast<float*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths);
     }
     return cudaGetLastError();

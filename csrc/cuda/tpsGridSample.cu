@@ -1,13 +1,14 @@
 // Fused TPS grid sampler. A block of kWARPS warps owns a tile of 32 consecutive output pixels (one per lane) and
 // a chunk of samples:
 //   1. the block evaluates the tile's rows of the TPS matrix (tpsGridSampleImpl.h, double): warp w computes the
-//      basis terms k = w, w + kWARPS, ... of every pixel, then the row entries f = w, w + kWARPS, ...; so the
-//      ~F^2 double operations per pixel are shared by the whole block, and done once per chunk of samples;
-//   2. warp w then rectifies samples w, w + kWARPS, ... of the chunk: an F-term float dot product per pixel gives
-//      its grid point (same roundings as the CPU twin), then bilinear taps and all channels; reads are gathers,
-//      writes are coalesced along the 32 pixels.
-// The chunk size trades the row work (repeated per chunk) against parallelism: the launcher picks it so that
-// the grid has about four blocks per multiprocessor (override for tuning: samplesPerBlock).
+//      basis terms k = w, w + kWARPS, ... of the 32 pixels, then the row entries f = w, w + kWARPS, ...; so the
+//      ~F^2 double operations per pixel are spread over the block, once per chunk of samples;
+//   2. warp w then rectifies samples w, w + kWARPS, ... of the chunk: the pixel's row sits in registers (F = 20,
+//      STAR-Net's, is compiled as a constant; other F read it from shared memory), an F-term FMA dot product with
+//      the sample's fiducials (shared memory, broadcast) gives the grid point with the CPU twin's exact roundings,
+//      then bilinear taps and all channels; reads are gathers, writes are coalesced along the 32 pixels.
+// The launcher picks the chunk size for about two blocks per multiprocessor (override for tuning:
+// samplesPerBlock); a large block keeps the row work per chunk small and the sample loop short.
 #include "cuda/tpsGridSample.h"
 
 #include <cuda_fp16.h>
@@ -18,9 +19,10 @@ namespace
 {
 
 constexpr int32_t kTILE = 32;
-constexpr int32_t kWARPS = 4;
+constexpr int32_t kWARPS = 16;
 constexpr int32_t kTHREADS = kTILE * kWARPS;
-constexpr int32_t kMAX_SAMPLES = 64;
+constexpr int32_t kMAX_SAMPLES = 128;
+constexpr int32_t kSTARNET_FIDUCIALS = 20;
 
 __device__ inline float loadValue(const float* p, int64_t i)
 {
@@ -56,14 +58,49 @@ struct KernelShape
     tps::Padding padding;
 };
 
+//! Grid point of one sample: FMA dot products of the pixel's row with the sample's fiducials (x, y interleaved).
+template <int32_t F>
+__device__ inline void gridPoint(const float (&row)[F], const float* c, float& gx, float& gy)
+{
+    gx = 0.f;
+    gy = 0.f;
+#pragma unroll
+    for (int32_t k = 0; k < F; k += 2)
+    {
+        const float4 pair = *reinterpret_cast<const float4*>(c + 2 * k); // x_k, y_k, x_k+1, y_k+1
+        gx = tps::mulAdd(gx, row[k], pair.x);
+        gy = tps::mulAdd(gy, row[k], pair.y);
+        gx = tps::mulAdd(gx, row[k + 1], pair.z);
+        gy = tps::mulAdd(gy, row[k + 1], pair.w);
+    }
+}
+
+template <typename TImage>
+__device__ inline void samplePixel(const KernelShape& s, float gx, float gy, const TImage* src, TImage* dst,
+    int64_t inPlane, int32_t outPlane)
+{
+    const tps::BilinearTaps t = tps::bilinearTaps(gx, gy, s.inHeight, s.inWidth, s.alignCorners, s.padding);
+    for (int32_t ch = 0; ch < s.channels; ++ch)
+    {
+        const TImage* plane = src + ch * inPlane;
+        float v = 0.f;
+#pragma unroll
+        for (int32_t q = 0; q < 4; ++q)
+        {
+            v += t.weight[q] * loadValue(plane, t.offset[q]);
+        }
+        storeValue(dst, static_cast<int64_t>(ch) * outPlane, v);
+    }
+}
+
 template <typename TImage, typename TFid>
-__global__ void __launch_bounds__(kTHREADS) tpsGridSampleKernel(const TImage* __restrict__ image,
+__global__ void __launch_bounds__(kTHREADS, 2) tpsGridSampleKernel(const TImage* __restrict__ image,
     const TFid* __restrict__ fiducials, TImage* __restrict__ out, const KernelShape s,
     const __grid_constant__ tps::InverseDelta inverse)
 {
     __shared__ double basis[tps::kMAX_FIDUCIALS * kTILE];
     __shared__ float rows[tps::kMAX_FIDUCIALS * kTILE];
-    __shared__ float points[kMAX_SAMPLES * 2 * tps::kMAX_FIDUCIALS];
+    __shared__ __align__(16) float points[kMAX_SAMPLES * 2 * tps::kMAX_FIDUCIALS];
     const int32_t f = s.numFiducials;
     const int32_t lane = static_cast<int32_t>(threadIdx.x) % kTILE;
     const int32_t warp = static_cast<int32_t>(threadIdx.x) / kTILE;
@@ -76,8 +113,9 @@ __global__ void __launch_bounds__(kTHREADS) tpsGridSampleKernel(const TImage* __
     {
         points[i] = loadValue(fiducials, n0 * 2 * f + i);
     }
-    const int32_t py = (p < outPlane ? p : outPlane - 1) / s.outWidth;
-    const double x = tps::outputCoordinate((p < outPlane ? p : outPlane - 1) - py * s.outWidth, s.outWidth);
+    const int32_t clamped = p < outPlane ? p : outPlane - 1; // tail lanes compute a valid row, then idle
+    const int32_t py = clamped / s.outWidth;
+    const double x = tps::outputCoordinate(clamped - py * s.outWidth, s.outWidth);
     const double y = tps::outputCoordinate(py, s.outHeight);
     for (int32_t k = warp; k < f; k += kWARPS)
     {
@@ -94,7 +132,26 @@ __global__ void __launch_bounds__(kTHREADS) tpsGridSampleKernel(const TImage* __
         return;
     }
     const int64_t inPlane = static_cast<int64_t>(s.inHeight) * s.inWidth;
-#pragma unroll 2
+    const int64_t sampleIn = s.channels * inPlane;
+    const int64_t sampleOut = static_cast<int64_t>(s.channels) * outPlane;
+    if (f == kSTARNET_FIDUCIALS)
+    {
+        float row[kSTARNET_FIDUCIALS];
+#pragma unroll
+        for (int32_t k = 0; k < kSTARNET_FIDUCIALS; ++k)
+        {
+            row[k] = rows[k * kTILE + lane];
+        }
+        for (int32_t j = warp; j < count; j += kWARPS)
+        {
+            float gx;
+            float gy;
+            gridPoint<kSTARNET_FIDUCIALS>(row, points + j * 2 * kSTARNET_FIDUCIALS, gx, gy);
+            const int64_t n = n0 + j;
+            samplePixel(s, gx, gy, image + n * sampleIn, out + n * sampleOut + p, inPlane, outPlane);
+        }
+        return;
+    }
     for (int32_t j = warp; j < count; j += kWARPS)
     {
         const float* c = points + j * 2 * f;
@@ -106,21 +163,8 @@ __global__ void __launch_bounds__(kTHREADS) tpsGridSampleKernel(const TImage* __
             gx = tps::mulAdd(gx, a, c[2 * k]);
             gy = tps::mulAdd(gy, a, c[2 * k + 1]);
         }
-        const tps::BilinearTaps t = tps::bilinearTaps(gx, gy, s.inHeight, s.inWidth, s.alignCorners, s.padding);
         const int64_t n = n0 + j;
-        const TImage* src = image + n * s.channels * inPlane;
-        TImage* dst = out + n * s.channels * outPlane + p;
-        for (int32_t ch = 0; ch < s.channels; ++ch)
-        {
-            const TImage* plane = src + ch * inPlane;
-            float v = 0.f;
-#pragma unroll
-            for (int32_t q = 0; q < 4; ++q)
-            {
-                v += t.weight[q] * loadValue(plane, t.offset[q]);
-            }
-            storeValue(dst, static_cast<int64_t>(ch) * outPlane, v);
-        }
+        samplePixel(s, gx, gy, image + n * sampleIn, out + n * sampleOut + p, inPlane, outPlane);
     }
 }
 
@@ -167,8 +211,8 @@ cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& 
     int64_t perBlock = samplesPerBlock;
     if (perBlock <= 0)
     {
-        // About four blocks per multiprocessor, each chunk at most kMAX_SAMPLES samples (fits shared memory).
-        const int64_t wantedBlocks = 4 * static_cast<int64_t>(multiprocessorCount());
+        // About two blocks per multiprocessor, each chunk at most kMAX_SAMPLES samples (fits shared memory).
+        const int64_t wantedBlocks = 2 * static_cast<int64_t>(multiprocessorCount());
         const int64_t chunksWanted = (wantedBlocks + tiles - 1) / tiles;
         perBlock = (shape.batch + chunksWanted - 1) / chunksWanted;
     }
