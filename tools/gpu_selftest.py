@@ -384,7 +384,7 @@ def time_tps(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 256)
         moved = 2 * image.numel() * image.element_size() + fid.numel() * fid.element_size()
         floor_ms = moved / (bandwidth * 1e9) * 1e3
         if dtype == torch.float16:
-            for per_block in (8, 16, 32, 48, 64):
+            for per_block in (16, 32, 52, 64, 96):
 
                 def tuned(per_block: int = per_block) -> None:
                     tps_launch(core, torch, image, fid, out, (32, 100), samples_per_block=per_block)

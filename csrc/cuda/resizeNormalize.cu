@@ -14,7 +14,7 @@ namespace starnet
 namespace
 {
 
-constexpr int kBLOCK = 256;
+constexpr int kBLOCK = 512; // one block per image, ~6 output pixels per thread at 32x100, two blocks per SM
 constexpr int kMAX_TAP_BYTES = 40 * 1024; // (outH + outW) taps in dynamic shared memory
 
 __device__ inline void storeValue(float* p, int64_t i, float v)
@@ -28,7 +28,7 @@ __device__ inline void storeValue(__half* p, int64_t i, float v)
 }
 
 template <typename TOut>
-__global__ void __launch_bounds__(kBLOCK) resizeNormalizeKernel(const uint8_t* __restrict__ images,
+__global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t* __restrict__ images,
     const ImageDesc* __restrict__ descs, int32_t batch, TOut* __restrict__ out, int32_t outChannels, int32_t outH,
     int32_t outW, bool inputIsRgb, int32_t* __restrict__ widths)
 {
@@ -49,9 +49,9 @@ __global__ void __launch_bounds__(kBLOCK) resizeNormalizeKernel(const uint8_t* _
     {
         ty[i] = resize::linearTap(i, scaleY, d.height, false);
     }
-    for (int32_t i = static_cast<int32_t>(threadIdx.x); i < 256; i += kBLOCK)
+    if (threadIdx.x < 256)
     {
-        table[i] = resize::normalize(static_cast<float>(i));
+        table[threadIdx.x] = resize::normalize(static_cast<float>(threadIdx.x));
     }
     if (threadIdx.x == 0)
     {

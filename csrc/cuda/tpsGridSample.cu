@@ -19,10 +19,19 @@ namespace
 {
 
 constexpr int32_t kTILE = 32;
-constexpr int32_t kWARPS = 16;
+constexpr int32_t kWARPS = 8;
 constexpr int32_t kTHREADS = kTILE * kWARPS;
-constexpr int32_t kMAX_SAMPLES = 128;
+constexpr int32_t kBLOCKS_PER_SM = 4; // with <= 64 registers and <= 48 KB of shared memory per block
+constexpr int32_t kMAX_SAMPLES = 96;
 constexpr int32_t kSTARNET_FIDUCIALS = 20;
+
+//! Dynamic shared memory of one block: inv(delta_C) [(F+3) x F] and the basis terms [F x 32] in double, then the
+//! rows [F x 32] and the chunk's fiducials [samples x 2F] in float (every part a multiple of 16 bytes for even F).
+size_t sharedBytes(int32_t numFiducials, int32_t samples)
+{
+    const size_t f = static_cast<size_t>(numFiducials);
+    return 8 * (f + 3) * f + 8 * kTILE * f + 4 * kTILE * f + 4 * static_cast<size_t>(samples) * 2 * f;
+}
 
 __device__ inline float loadValue(const float* p, int64_t i)
 {
@@ -94,14 +103,16 @@ __device__ inline void samplePixel(const KernelShape& s, float gx, float gy, con
 }
 
 template <typename TImage, typename TFid>
-__global__ void __launch_bounds__(kTHREADS, 2) tpsGridSampleKernel(const TImage* __restrict__ image,
+__global__ void __launch_bounds__(kTHREADS, kBLOCKS_PER_SM) tpsGridSampleKernel(const TImage* __restrict__ image,
     const TFid* __restrict__ fiducials, TImage* __restrict__ out, const KernelShape s,
     const __grid_constant__ tps::InverseDelta inverse)
 {
-    __shared__ double basis[tps::kMAX_FIDUCIALS * kTILE];
-    __shared__ float rows[tps::kMAX_FIDUCIALS * kTILE];
-    __shared__ __align__(16) float points[kMAX_SAMPLES * 2 * tps::kMAX_FIDUCIALS];
+    extern __shared__ __align__(16) unsigned char shared[];
     const int32_t f = s.numFiducials;
+    double* inv = reinterpret_cast<double*>(shared);
+    double* basis = inv + (f + 3) * f;
+    float* rows = reinterpret_cast<float*>(basis + kTILE * f);
+    float* points = rows + kTILE * f;
     const int32_t lane = static_cast<int32_t>(threadIdx.x) % kTILE;
     const int32_t warp = static_cast<int32_t>(threadIdx.x) / kTILE;
     const int32_t outPlane = s.outHeight * s.outWidth;
@@ -109,6 +120,12 @@ __global__ void __launch_bounds__(kTHREADS, 2) tpsGridSampleKernel(const TImage*
     const int64_t n0 = static_cast<int64_t>(blockIdx.y) * s.samplesPerBlock;
     const int32_t count = static_cast<int32_t>(min(static_cast<int64_t>(s.samplesPerBlock), s.batch - n0));
 
+    // Stage inv(delta_C) in shared memory: the row entries walk its columns, which from the parameter bank
+    // would be a chain of constant-cache misses.
+    for (int32_t i = static_cast<int32_t>(threadIdx.x); i < (f + 3) * f; i += kTHREADS)
+    {
+        inv[i] = inverse.values[i];
+    }
     for (int32_t i = static_cast<int32_t>(threadIdx.x); i < count * 2 * f; i += kTHREADS)
     {
         points[i] = loadValue(fiducials, n0 * 2 * f + i);
@@ -124,7 +141,7 @@ __global__ void __launch_bounds__(kTHREADS, 2) tpsGridSampleKernel(const TImage*
     __syncthreads();
     for (int32_t e = warp; e < f; e += kWARPS)
     {
-        rows[e * kTILE + lane] = tps::rowEntry(inverse.values, f, e, x, y, basis + lane, kTILE);
+        rows[e * kTILE + lane] = tps::rowEntry(inv, f, e, x, y, basis + lane, kTILE);
     }
     __syncthreads();
     if (p >= outPlane)
@@ -172,7 +189,7 @@ template <typename TImage, typename TFid>
 cudaError_t launchTyped(const KernelShape& s, dim3 grid, const tps::InverseDelta& inverse, const void* image,
     const void* fiducials, void* out, cudaStream_t stream)
 {
-    tpsGridSampleKernel<TImage, TFid><<<grid, kTHREADS, 0, stream>>>(static_cast<const TImage*>(image),
+    tpsGridSampleKernel<TImage, TFid><<<grid, kTHREADS, sharedBytes(s.numFiducials, s.samplesPerBlock), stream>>>(static_cast<const TImage*>(image),
         static_cast<const TFid*>(fiducials), static_cast<TImage*>(out), s, inverse);
     return cudaGetLastError();
 }
@@ -211,9 +228,10 @@ cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& 
     int64_t perBlock = samplesPerBlock;
     if (perBlock <= 0)
     {
-        // About two blocks per multiprocessor, each chunk at most kMAX_SAMPLES samples (fits shared memory).
-        const int64_t wantedBlocks = 2 * static_cast<int64_t>(multiprocessorCount());
-        const int64_t chunksWanted = (wantedBlocks + tiles - 1) / tiles;
+        // One full wave: as many sample chunks as there are block slots per pixel tile (at least one), so the
+        // row work is repeated as little as the GPU's width allows and no lone tail wave is left.
+        const int64_t slots = static_cast<int64_t>(kBLOCKS_PER_SM) * multiprocessorCount();
+        const int64_t chunksWanted = slots > tiles ? slots / tiles : 1;
         perBlock = (shape.batch + chunksWanted - 1) / chunksWanted;
     }
     perBlock = perBlock < 1 ? 1 : (perBlock > kMAX_SAMPLES ? kMAX_SAMPLES : perBlock);

@@ -12,7 +12,7 @@ namespace starnet
 //! (float32, or float16 when `fiducialsHalf`), output [N, C, outHeight, outWidth] in the image's dtype. `inverse`
 //! comes from tps::inverseDelta(F) (compute it once). All tensors are C-contiguous device memory. The shape must
 //! have passed validateTpsShape; returns cudaErrorInvalidValue otherwise. `samplesPerBlock` > 0 overrides the
-//! chunk size the launcher picks (tuning only; capped at 128).
+//! chunk size the launcher picks (tuning only; capped at 96).
 cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& inverse, const void* dImage,
     bool imageHalf, const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream,
     int32_t samplesPerBlock = 0);
