@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <type_traits>
 
 namespace starnet
 {
@@ -58,8 +59,8 @@ void sampleOne(const TpsShape& s, const float* matrix, const TImage* image, cons
         float gy = 0.f;
         for (int32_t k = 0; k < f; ++k)
         {
-            gx = tps::mulAdd(gx, row[k], cx[k]);
-            gy = tps::mulAdd(gy, row[k], cy[k]);
+            gx = tps::gridStep<std::is_same<TImage, uint16_t>::value>(gx, row[k], cx[k]);
+            gy = tps::gridStep<std::is_same<TImage, uint16_t>::value>(gy, row[k], cy[k]);
         }
         const tps::BilinearTaps t = tps::bilinearTaps(gx, gy, s.inHeight, s.inWidth, s.alignCorners, s.padding);
         for (int32_t c = 0; c < s.channels; ++c)

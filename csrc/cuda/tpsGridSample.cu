@@ -4,14 +4,17 @@
 //      basis terms k = w, w + kWARPS, ... of the 32 pixels, then the row entries f = w, w + kWARPS, ...; so the
 //      ~F^2 double operations per pixel are spread over the block, once per chunk of samples;
 //   2. warp w then rectifies samples w, w + kWARPS, ... of the chunk: the pixel's row sits in registers (F = 20,
-//      STAR-Net's, is compiled as a constant; other F read it from shared memory), an F-term FMA dot product with
-//      the sample's fiducials (shared memory, broadcast) gives the grid point with the CPU twin's exact roundings,
+//      STAR-Net's, is compiled as a constant; other F read it from shared memory), an F-term dot product with
+//      the sample's fiducials (shared memory, broadcast) gives the grid point with the CPU twin's exact roundings
+//      (mul + add for float32 images, FMA for float16 ones: tpsGridSampleImpl.h, gridStep),
 //      then bilinear taps and all channels; reads are gathers, writes are coalesced along the 32 pixels.
 // The launcher picks the chunk size for about two blocks per multiprocessor (override for tuning:
 // samplesPerBlock); a large block keeps the row work per chunk small and the sample loop short.
 #include "cuda/tpsGridSample.h"
 
 #include <cuda_fp16.h>
+
+#include <type_traits>
 
 namespace starnet
 {
@@ -67,8 +70,8 @@ struct KernelShape
     tps::Padding padding;
 };
 
-//! Grid point of one sample: FMA dot products of the pixel's row with the sample's fiducials (x, y interleaved).
-template <int32_t F>
+//! Grid point of one sample: dot products of the pixel's row with the sample's fiducials (x, y interleaved).
+template <int32_t F, bool kHalf>
 __device__ inline void gridPoint(const float (&row)[F], const float* c, float& gx, float& gy)
 {
     gx = 0.f;
@@ -77,10 +80,10 @@ __device__ inline void gridPoint(const float (&row)[F], const float* c, float& g
     for (int32_t k = 0; k < F; k += 2)
     {
         const float4 pair = *reinterpret_cast<const float4*>(c + 2 * k); // x_k, y_k, x_k+1, y_k+1
-        gx = tps::mulAdd(gx, row[k], pair.x);
-        gy = tps::mulAdd(gy, row[k], pair.y);
-        gx = tps::mulAdd(gx, row[k + 1], pair.z);
-        gy = tps::mulAdd(gy, row[k + 1], pair.w);
+        gx = tps::gridStep<kHalf>(gx, row[k], pair.x);
+        gy = tps::gridStep<kHalf>(gy, row[k], pair.y);
+        gx = tps::gridStep<kHalf>(gx, row[k + 1], pair.z);
+        gy = tps::gridStep<kHalf>(gy, row[k + 1], pair.w);
     }
 }
 
@@ -108,6 +111,7 @@ __global__ void __launch_bounds__(kTHREADS, kBLOCKS_PER_SM) tpsGridSampleKernel(
     const __grid_constant__ tps::InverseDelta inverse)
 {
     extern __shared__ __align__(16) unsigned char shared[];
+    constexpr bool kHalf = std::is_same<TImage, __half>::value;
     const int32_t f = s.numFiducials;
     double* inv = reinterpret_cast<double*>(shared);
     double* basis = inv + (f + 3) * f;
@@ -163,7 +167,7 @@ __global__ void __launch_bounds__(kTHREADS, kBLOCKS_PER_SM) tpsGridSampleKernel(
         {
             float gx;
             float gy;
-            gridPoint<kSTARNET_FIDUCIALS>(row, points + j * 2 * kSTARNET_FIDUCIALS, gx, gy);
+            gridPoint<kSTARNET_FIDUCIALS, kHalf>(row, points + j * 2 * kSTARNET_FIDUCIALS, gx, gy);
             const int64_t n = n0 + j;
             samplePixel(s, gx, gy, image + n * sampleIn, out + n * sampleOut + p, inPlane, outPlane);
         }
@@ -177,8 +181,8 @@ __global__ void __launch_bounds__(kTHREADS, kBLOCKS_PER_SM) tpsGridSampleKernel(
         for (int32_t k = 0; k < f; ++k)
         {
             const float a = rows[k * kTILE + lane];
-            gx = tps::mulAdd(gx, a, c[2 * k]);
-            gy = tps::mulAdd(gy, a, c[2 * k + 1]);
+            gx = tps::gridStep<kHalf>(gx, a, c[2 * k]);
+            gy = tps::gridStep<kHalf>(gy, a, c[2 * k + 1]);
         }
         const int64_t n = n0 + j;
         samplePixel(s, gx, gy, image + n * sampleIn, out + n * sampleOut + p, inPlane, outPlane);
