@@ -27,27 +27,41 @@ __device__ inline void storeValue(__half* p, int64_t i, float v)
     p[i] = __float2half_rn(v);
 }
 
+//! A column or row tap with its source offsets in bytes (image stride applied), so the pixel loop only adds.
+struct OffsetTap
+{
+    int32_t o0;
+    int32_t o1;
+    int32_t w0;
+    int32_t w1;
+};
+
+__device__ inline OffsetTap offsetTap(const resize::LinearTap& t, int64_t stride)
+{
+    return OffsetTap{static_cast<int32_t>(t.i0 * stride), static_cast<int32_t>(t.i1 * stride), t.w0, t.w1};
+}
+
 template <typename TOut>
 __global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t* __restrict__ images,
     const ImageDesc* __restrict__ descs, int32_t batch, TOut* __restrict__ out, int32_t outChannels, int32_t outH,
     int32_t outW, bool inputIsRgb, int32_t* __restrict__ widths)
 {
-    extern __shared__ resize::LinearTap taps[]; // outW column taps, then outH row taps
+    extern __shared__ OffsetTap taps[]; // outW column taps, then outH row taps
     __shared__ float table[256];
     const int32_t n = static_cast<int32_t>(blockIdx.x);
     const ImageDesc d = descs[n];
     const int32_t rw = resize::resizedWidth(d.height, d.width, outH, outW);
-    resize::LinearTap* tx = taps;
-    resize::LinearTap* ty = taps + outW;
+    OffsetTap* tx = taps;
+    OffsetTap* ty = taps + outW;
     const double scaleX = resize::linearScale(d.width, rw);
     const double scaleY = resize::linearScale(d.height, outH);
     for (int32_t i = static_cast<int32_t>(threadIdx.x); i < rw; i += kBLOCK)
     {
-        tx[i] = resize::linearTap(i, scaleX, d.width, true);
+        tx[i] = offsetTap(resize::linearTap(i, scaleX, d.width, true), d.strideX);
     }
     for (int32_t i = static_cast<int32_t>(threadIdx.x); i < outH; i += kBLOCK)
     {
-        ty[i] = resize::linearTap(i, scaleY, d.height, false);
+        ty[i] = offsetTap(resize::linearTap(i, scaleY, d.height, false), d.strideY);
     }
     if (threadIdx.x < 256)
     {
@@ -58,44 +72,65 @@ __global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t
         widths[n] = rw;
     }
     __syncthreads();
-    const int64_t plane = static_cast<int64_t>(outH) * outW;
+    const int32_t plane = outH * outW;
     TOut* dst = out + static_cast<int64_t>(n) * outChannels * plane;
     const uint8_t* base = images + d.offset;
     int32_t source[3];
     for (int32_t p = 0; p < 3; ++p)
     {
-        source[p] = resize::sourceChannel(p, d.channels, inputIsRgb);
+        source[p] = static_cast<int32_t>(resize::sourceChannel(p, d.channels, inputIsRgb) * d.strideC);
     }
+    // (y, x) of pixel i, advanced incrementally by the block stride (no division in the loop).
+    int32_t y = static_cast<int32_t>(threadIdx.x) / outW;
+    int32_t x = static_cast<int32_t>(threadIdx.x) - y * outW;
+    const int32_t stepY = kBLOCK / outW;
+    const int32_t stepX = kBLOCK - stepY * outW;
     for (int32_t i = static_cast<int32_t>(threadIdx.x); i < plane; i += kBLOCK)
     {
-        const int32_t y = i / outW;
-        const int32_t x = i - y * outW;
         if (x >= rw)
         {
             for (int32_t p = 0; p < outChannels; ++p)
             {
-                storeValue(dst, p * plane + i, 0.f);
-            }
-            continue;
-        }
-        const resize::LinearTap cx = tx[x];
-        const resize::LinearTap cy = ty[y];
-        uint8_t bgr[3];
-        for (int32_t p = 0; p < 3; ++p)
-        {
-            bgr[p] = resize::resizedPixel(base, d.strideY, d.strideX, d.strideC, cy, cx, source[p]);
-        }
-        if (outChannels == 3)
-        {
-            for (int32_t p = 0; p < 3; ++p)
-            {
-                storeValue(dst, p * plane + i, table[bgr[p]]);
+                storeValue(dst, static_cast<int64_t>(p) * plane + i, 0.f);
             }
         }
         else
         {
-            storeValue(dst, i,
-                d.channels == 1 ? table[bgr[0]] : resize::normalize(resize::grayFromBgr(bgr[0], bgr[1], bgr[2])));
+            const OffsetTap cx = tx[x];
+            const OffsetTap cy = ty[y];
+            const resize::LinearTap wx{0, 0, cx.w0, cx.w1};
+            const resize::LinearTap wy{0, 0, cy.w0, cy.w1};
+            uint8_t bgr[3];
+#pragma unroll
+            for (int32_t p = 0; p < 3; ++p)
+            {
+                const uint8_t* r0 = base + cy.o0 + source[p];
+                const uint8_t* r1 = base + cy.o1 + source[p];
+                const int32_t h0 = resize::horizontal(__ldg(r0 + cx.o0), __ldg(r0 + cx.o1), wx);
+                const int32_t h1 = resize::horizontal(__ldg(r1 + cx.o0), __ldg(r1 + cx.o1), wx);
+                bgr[p] = resize::vertical(h0, h1, wy);
+            }
+            if (outChannels == 3)
+            {
+#pragma unroll
+                for (int32_t p = 0; p < 3; ++p)
+                {
+                    storeValue(dst, static_cast<int64_t>(p) * plane + i, table[bgr[p]]);
+                }
+            }
+            else
+            {
+                storeValue(dst, i,
+                    d.channels == 1 ? table[bgr[0]]
+                                    : resize::normalize(resize::grayFromBgr(bgr[0], bgr[1], bgr[2])));
+            }
+        }
+        x += stepX;
+        y += stepY;
+        if (x >= outW)
+        {
+            x -= outW;
+            ++y;
         }
     }
 }
@@ -110,8 +145,8 @@ cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDesc
     {
         return cudaErrorInvalidValue;
     }
-    const size_t tapBytes = (static_cast<size_t>(outH) + static_cast<size_t>(outW)) * sizeof(resize::LinearTap);
-    if (tapBytes > static_cast<size_t>(kMAX_TAP_BYTES))
+    const size_t tapBytes = (static_cast<size_t>(outH) + static_cast<size_t>(outW)) * sizeof(OffsetTap);
+    if (tapBytes > static_cast<size_t>(kMAX_TAP_BYTES) || static_cast<int64_t>(outH) * outW > INT32_MAX)
     {
         return cudaErrorInvalidValue; // an output over ~2500 pixels wide: not a text-line model input
     }

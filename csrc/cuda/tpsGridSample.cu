@@ -8,8 +8,8 @@
 //      the sample's fiducials (shared memory, broadcast) gives the grid point with the CPU twin's exact roundings
 //      (mul + add for float32 images, FMA for float16 ones: tpsGridSampleImpl.h, gridStep),
 //      then bilinear taps and all channels; reads are gathers, writes are coalesced along the 32 pixels.
-// The launcher picks the chunk size for about two blocks per multiprocessor (override for tuning:
-// samplesPerBlock); a large block keeps the row work per chunk small and the sample loop short.
+// The launcher picks the chunk size so that the grid is one full wave of kBLOCKS_PER_SM blocks per multiprocessor
+// (override for tuning: samplesPerBlock): more chunks repeat the row work, fewer leave multiprocessors idle.
 #include "cuda/tpsGridSample.h"
 
 #include <cuda_fp16.h>
