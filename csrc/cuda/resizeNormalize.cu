@@ -48,13 +48,29 @@ __global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t
 {
     extern __shared__ OffsetTap taps[]; // outW column taps, then outH row taps
     __shared__ float table[256];
+    __shared__ double scales[2];
+    __shared__ int32_t resizedWidth;
     const int32_t n = static_cast<int32_t>(blockIdx.x);
     const ImageDesc d = descs[n];
-    const int32_t rw = resize::resizedWidth(d.height, d.width, outH, outW);
+    if (threadIdx.x == 0)
+    {
+        // The image's double-precision constants once per block (three divisions), not once per thread.
+        const int32_t w = resize::resizedWidth(d.height, d.width, outH, outW);
+        resizedWidth = w;
+        scales[0] = resize::linearScale(d.width, w);
+        scales[1] = resize::linearScale(d.height, outH);
+        widths[n] = w;
+    }
+    if (threadIdx.x < 256)
+    {
+        table[threadIdx.x] = resize::normalize(static_cast<float>(threadIdx.x));
+    }
+    __syncthreads();
+    const int32_t rw = resizedWidth;
+    const double scaleX = scales[0];
+    const double scaleY = scales[1];
     OffsetTap* tx = taps;
     OffsetTap* ty = taps + outW;
-    const double scaleX = resize::linearScale(d.width, rw);
-    const double scaleY = resize::linearScale(d.height, outH);
     for (int32_t i = static_cast<int32_t>(threadIdx.x); i < rw; i += kBLOCK)
     {
         tx[i] = offsetTap(resize::linearTap(i, scaleX, d.width, true), d.strideX);
@@ -62,14 +78,6 @@ __global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t
     for (int32_t i = static_cast<int32_t>(threadIdx.x); i < outH; i += kBLOCK)
     {
         ty[i] = offsetTap(resize::linearTap(i, scaleY, d.height, false), d.strideY);
-    }
-    if (threadIdx.x < 256)
-    {
-        table[threadIdx.x] = resize::normalize(static_cast<float>(threadIdx.x));
-    }
-    if (threadIdx.x == 0)
-    {
-        widths[n] = rw;
     }
     __syncthreads();
     const int32_t plane = outH * outW;
