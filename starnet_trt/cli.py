@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("starnet_trt.data.synth", "render synthetic word images into an LMDB dataset"),
     "build": ("starnet_trt.builder", "build a TensorRT engine (fp32/fp16/int8) and its sidecar from an ONNX model"),
     "quantize": ("starnet_trt.quantize", "calibrate on word images and write an explicit-INT8 (Q/DQ) ONNX model"),
+    "bench": ("starnet_trt.bench", "latency and throughput per batch size, with a per-stage breakdown"),
 }
 
 _TORCH_MODULES = ("torch", "torchvision")
