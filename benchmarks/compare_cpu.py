@@ -1,0 +1,234 @@
+"""Side-by-side CPU comparison, one run, one machine, the same decoded images and the same model weights:
+
+1. starnet-trt (``Recognizer``, ONNX Runtime backend) on the ONNX model;
+2. PaddleOCR's own inference pipeline (``paddleocr`` 2.7's ``tools/infer/predict_rec.TextRecognizer``,
+   ``use_onnx``) on the same ONNX model: its preprocessing, its batching and its ``CTCLabelDecode``;
+3. the PyTorch reference model in eager mode on the weights the ONNX model was exported from, with the
+   reference (PaddleOCR-style) preprocessing and decode;
+4. optionally (``--rapidocr``), RapidOCR's ready-made recognizer with its own model, for context.
+
+Images are decoded once before any timing (file reading is excluded for everyone); each contender runs the whole
+set ``--repeat`` times after one warm-up batch, and the best pass is reported. Accuracy uses the DTRB protocol
+(``starnet_trt.evaluation.word_scores``). PaddleOCR's pipeline must produce exactly our texts on the same model;
+the script counts the words where it does not.
+
+Run it alone on an idle machine, in the environment ``benchmarks/setup_compare_cpu.sh`` creates:
+
+    .venv-compare/bin/python benchmarks/compare_cpu.py --data ../shared/data/iiit5k/test.txt --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = ROOT / "starnet_trt" / "models" / "starnet_mv3.onnx"
+DEFAULT_WEIGHTS = ROOT / "weights" / "starnet_mv3.pt"
+
+
+def load_set(label_file: str, limit: int | None) -> tuple[list[np.ndarray], list[str]]:
+    from starnet_trt.images import read_image
+
+    base = Path(label_file).parent
+    images, labels = [], []
+    for line in Path(label_file).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        rel, label = line.split("\t", 1)
+        images.append(read_image(base / rel))
+        labels.append(label)
+        if limit is not None and len(images) >= limit:
+            break
+    return images, labels
+
+
+def best_pass(run: Callable[[list[np.ndarray]], list[str]], images: list[np.ndarray], repeat: int, batch: int):
+    """Warm up on one batch, then the best of ``repeat`` full passes: (seconds, texts of the last pass)."""
+    run(images[:batch])
+    best, texts = float("inf"), []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        texts = run(images)
+        best = min(best, time.perf_counter() - start)
+    return best, texts
+
+
+# ------------------------------------------------------------------------------------------------ contenders
+
+
+def starnet_trt_runner(model: str, batch: int) -> Callable[[list[np.ndarray]], list[str]]:
+    from starnet_trt import Recognizer
+
+    rec = Recognizer(model, batch_size=batch)
+
+    def run(images: list[np.ndarray]) -> list[str]:
+        return [r.text for r in rec.recognize(images)]
+
+    return run
+
+
+def paddleocr_runner(model: str, batch: int) -> Callable[[list[np.ndarray]], list[str]]:
+    import pyclipper  # noqa: F401  before Paddle: imported after it, its module fails with a zlib error
+    import paddleocr
+
+    sys.path.insert(0, os.path.dirname(paddleocr.__file__))  # its tools/ and ppocr/ import each other by these names
+    import tools.infer.predict_rec as predict_rec
+    import tools.infer.utility as utility
+
+    args = utility.parse_args([]) if _takes_argv(utility.parse_args) else _parse_args_without_argv(utility)
+    args.use_onnx = True
+    args.use_gpu = False
+    args.rec_model_dir = model
+    args.rec_image_shape = "3,32,100"
+    args.rec_batch_num = batch
+    args.rec_algorithm = "STARNet"  # any name without special handling: PaddleOCR's generic CTC path
+    args.rec_char_dict_path = None  # CTCLabelDecode's default charset, 0-9a-z, as STAR-Net v2.0 was trained
+    args.use_space_char = False
+    args.benchmark = False
+    recognizer = predict_rec.TextRecognizer(args)
+
+    def run(images: list[np.ndarray]) -> list[str]:
+        results, _ = recognizer(images)
+        return [text for text, _score in results]
+
+    return run
+
+
+def _takes_argv(parse_args: Any) -> bool:
+    import inspect
+
+    return len(inspect.signature(parse_args).parameters) > 0
+
+
+def _parse_args_without_argv(utility: Any) -> argparse.Namespace:
+    saved = sys.argv
+    sys.argv = [saved[0]]
+    try:
+        return utility.parse_args()
+    finally:
+        sys.argv = saved
+
+
+def pytorch_runner(weights: str, batch: int) -> Callable[[list[np.ndarray]], list[str]]:
+    import torch
+
+    from starnet_trt.model.checkpoint import load_checkpoint, model_from_checkpoint
+    from starnet_trt.reference import ctc_label_decode, resize_norm_img
+
+    model, charset = model_from_checkpoint(load_checkpoint(weights))
+    model.eval()
+    character = ["<blank>", *charset]  # class 0 is the CTC blank
+
+    def run(images: list[np.ndarray]) -> list[str]:
+        texts: list[str] = []
+        with torch.inference_mode():
+            for first in range(0, len(images), batch):
+                x = np.stack([resize_norm_img(img) for img in images[first : first + batch]])
+                probs = model(torch.from_numpy(x)).numpy()
+                texts.extend(text for text, _ in ctc_label_decode(probs, character))
+        return texts
+
+    return run
+
+
+def rapidocr_runner(batch: int) -> Callable[[list[np.ndarray]], list[str]]:
+    from rapidocr_onnxruntime import RapidOCR
+
+    engine = RapidOCR(rec_batch_num=batch)
+
+    def run(images: list[np.ndarray]) -> list[str]:
+        results, _ = engine.text_rec(images) if hasattr(engine, "text_rec") else engine.text_recognizer(images)
+        return [text for text, _ in results]
+
+    return run
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def accuracy(labels: Sequence[str], texts: Sequence[str]) -> tuple[float, float]:
+    from starnet_trt.evaluation import word_scores
+
+    scores = [word_scores(label, text) for label, text in zip(labels, texts, strict=True)]
+    return 100.0 * float(np.mean([s[0] for s in scores])), float(np.mean([s[1] for s in scores]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="label file (path<TAB>label), e.g. iiit5k/test.txt")
+    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="PyTorch weights of --model")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--limit", type=int, help="first N images only")
+    parser.add_argument("--rapidocr", action="store_true", help="also time RapidOCR's recognizer (its own model)")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args(argv)
+
+    import onnxruntime as ort
+
+    images, labels = load_set(args.data, args.limit)
+    print(f"{len(images)} images from {args.data}; batch {args.batch}; best of {args.repeat} passes", flush=True)
+    contenders: list[tuple[str, str, Callable[[], Callable[[list[np.ndarray]], list[str]]]]] = [
+        ("starnet-trt (ONNX Runtime)", "same ONNX model", lambda: starnet_trt_runner(args.model, args.batch)),
+        ("PaddleOCR 2.7 TextRecognizer", "same ONNX model", lambda: paddleocr_runner(args.model, args.batch)),
+        ("PyTorch reference, eager", "same weights", lambda: pytorch_runner(args.weights, args.batch)),
+    ]
+    if args.rapidocr:
+        contenders.append(("RapidOCR recognizer", "its own PP-OCR model", lambda: rapidocr_runner(args.batch)))
+    rows: list[dict[str, Any]] = []
+    ours: list[str] | None = None
+    for name, weights, make in contenders:
+        run = make()
+        seconds, texts = best_pass(run, images, args.repeat, args.batch)
+        acc, ned = accuracy(labels, texts)
+        row = {
+            "name": name,
+            "weights": weights,
+            "images_per_s": len(images) / seconds,
+            "seconds": seconds,
+            "word_accuracy": acc,
+            "ned": ned,
+        }
+        if ours is None:
+            ours = texts
+        else:
+            row["texts_differing_from_starnet_trt"] = sum(a != b for a, b in zip(ours, texts, strict=True))
+        rows.append(row)
+        print(f"  {name}: {row['images_per_s']:.1f} images/s, {acc:.2f}% words, NED {ned:.4f}", flush=True)
+    base = rows[0]["images_per_s"]
+    print()
+    print("| pipeline | model | images/s | vs starnet-trt | word accuracy | NED | texts differing from starnet-trt |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        differing = r.get("texts_differing_from_starnet_trt", "-")
+        print(
+            f"| {r['name']} | {r['weights']} | {r['images_per_s']:.1f} | {r['images_per_s'] / base:.2f}x | "
+            f"{r['word_accuracy']:.2f}% | {r['ned']:.4f} | {differing} |"
+        )
+    report = {
+        "data": args.data,
+        "images": len(images),
+        "batch": args.batch,
+        "repeat": args.repeat,
+        "machine": {"cpu": platform.processor() or platform.machine(), "logical_cpus": os.cpu_count()},
+        "onnxruntime": ort.__version__,
+        "rows": rows,
+    }
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
