@@ -76,7 +76,10 @@ class OnnxRuntimeBackend(Backend):
         except Exception as exc:  # ORT raises its own exception types (InvalidProtobuf, Fail, ...)
             raise ValueError(f"cannot load ONNX model {path!r}: {exc}") from None
         logger.info("loaded %s with providers %s", path, self._session.get_providers())
-        props = self._session.get_modelmeta().custom_metadata_map
+        try:
+            props = self._session.get_modelmeta().custom_metadata_map
+        except UnicodeDecodeError as exc:  # metadata strings that are not UTF-8 (a corrupt or hostile file)
+            raise ValueError(f"cannot load ONNX model {path!r}: metadata is not UTF-8 ({exc.reason})") from None
         self.metadata = ModelInfo.from_props(props, source=os.path.basename(path))
         self._inputs = [TensorInfo(a.name, tuple(a.shape), a.type) for a in self._session.get_inputs()]
         self._outputs = [TensorInfo(a.name, tuple(a.shape), a.type) for a in self._session.get_outputs()]

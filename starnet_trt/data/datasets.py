@@ -104,7 +104,7 @@ class LabelFileDataset:
 
         Raises:
             FileNotFoundError: ``gt_txt`` (or, if strict, an image) does not exist.
-            ValueError: Malformed line (strict) or unsafe path, with ``file:line``.
+            ValueError: Malformed or non-UTF-8 line (strict) or unsafe path, with ``file:line``.
         """
         self.path = Path(gt_txt)
         if not self.path.is_file():
@@ -113,12 +113,20 @@ class LabelFileDataset:
         self.name = f"{self.root.name}/{self.path.stem}" if self.root.name else self.path.stem
         self._items: list[tuple[str, str]] = []
         skipped: list[str] = []
-        with open(self.path, encoding="utf-8-sig") as fh:  # -sig: tolerate a BOM
-            for lineno, raw in enumerate(fh, 1):
+        with open(self.path, "rb") as fh:  # bytes, so a non-UTF-8 line is reported with its number
+            for lineno, raw_bytes in enumerate(fh, 1):
+                where = f"{self.path}:{lineno}: "
+                try:
+                    raw = raw_bytes.decode("utf-8-sig" if lineno == 1 else "utf-8")  # -sig: tolerate a BOM
+                except UnicodeDecodeError as exc:
+                    msg = f"{where}not UTF-8 text ({exc.reason} at byte {exc.start})"
+                    if strict:
+                        raise ValueError(msg) from None
+                    skipped.append(msg)
+                    continue
                 line = raw.rstrip("\r\n")
                 if not line.strip():
                     continue
-                where = f"{self.path}:{lineno}: "
                 rel, sep, label = line.partition("\t")
                 if not sep or not rel.strip():
                     msg = f"{where}expected '<image path>\\t<label>', got {line[:80]!r}"

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType, TracebackType
 
+from .lmdb_check import verify_lmdb
+
 NUM_SAMPLES_KEY = b"num-samples"
 
 
@@ -172,11 +174,22 @@ class LmdbWriter:
 
 # py-lmdb refuses to open one environment twice in a process, yet training and evaluation
 # may each build a dataset over the same LMDB: readers share one env per (path, process).
-_ENVS: dict[tuple[str, int], list] = {}
+_ENVS: dict[tuple, list] = {}
+
+
+def _env_key(path: Path) -> tuple:
+    """Cache key of an open environment: the file's identity too, so a data.mdb replaced or rewritten while a
+    process runs gets a fresh environment instead of a mapping sized for the old file (SIGBUS past its end)."""
+    try:
+        st = (path / "data.mdb").stat()
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        identity = None
+    return (os.path.realpath(path), os.getpid(), identity)
 
 
 def _acquire_env(lmdb: ModuleType, path: Path, check: Callable[[object], None]):
-    key = (os.path.realpath(path), os.getpid())
+    key = _env_key(path)
     entry = _ENVS.get(key)
     if entry is None:
         try:
@@ -194,11 +207,10 @@ def _acquire_env(lmdb: ModuleType, path: Path, check: Callable[[object], None]):
         check(env)
         entry = _ENVS[key] = [env, 0]
     entry[1] += 1
-    return entry[0]
+    return entry[0], key
 
 
-def _release_env(path: Path) -> None:
-    key = (os.path.realpath(path), os.getpid())
+def _release_env(key: tuple) -> None:
     entry = _ENVS.get(key)
     if entry is None:
         return
@@ -223,7 +235,9 @@ class LmdbReader:
 
         Raises:
             FileNotFoundError: ``path`` or its ``data.mdb`` does not exist.
-            ValueError: The file is not a readable LMDB or lacks a valid ``num-samples``.
+            ValueError: The file is not a readable LMDB, is truncated or corrupt (checked by
+                :func:`starnet_trt.data.lmdb_check.verify_lmdb` before liblmdb maps it), or lacks a valid
+                ``num-samples``.
         """
         self.path = Path(path)
         if not self.path.is_dir():
@@ -231,6 +245,8 @@ class LmdbReader:
         if not (self.path / "data.mdb").is_file():
             raise FileNotFoundError(f"not an LMDB directory (no data.mdb): {self.path}")
         self._lmdb = import_lmdb()
+        # Before liblmdb maps the file: a page pointing outside it would kill the process (SIGBUS/SIGSEGV).
+        verify_lmdb(self.path)
         self._env = None
         self._pid = -1
         raw = self._get(NUM_SAMPLES_KEY)
@@ -245,7 +261,7 @@ class LmdbReader:
 
     def _open(self):
         if self._env is None or self._pid != os.getpid():
-            self._env = _acquire_env(self._lmdb, self.path, self._check_size)
+            self._env, self._env_key = _acquire_env(self._lmdb, self.path, self._check_size)
             self._pid = os.getpid()
         return self._env
 
@@ -294,7 +310,7 @@ class LmdbReader:
     def close(self) -> None:
         """Release the environment (it re-opens on next access)."""
         if self._env is not None and self._pid == os.getpid():
-            _release_env(self.path)
+            _release_env(self._env_key)
         self._env = None
 
     def __getstate__(self) -> dict:
