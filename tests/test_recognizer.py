@@ -361,3 +361,24 @@ def test_shared_between_threads(rec):
         t.join()
     assert not errors
     assert outputs == [expected] * 15
+
+
+def test_eight_threads_with_their_own_recognizers_match_a_sequential_run():
+    """One Recognizer per thread (the documented pattern for parallel work): identical texts and confidences."""
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "examples" / "words"
+    paths = sorted(str(p) for p in folder.glob("*.png"))[:12]
+    with Recognizer() as rec:
+        expected = [(r.text, r.confidence) for r in rec.recognize(paths)]
+
+    def work(offset: int) -> list[tuple[str, float]]:
+        order = paths[offset:] + paths[:offset]  # each thread in its own order
+        with Recognizer(batch_size=5) as own:
+            got = [(r.text, r.confidence) for r in own.recognize(order)]
+        return got[len(paths) - offset :] + got[: len(paths) - offset]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(8)))
+    assert all(result == expected for result in results)
