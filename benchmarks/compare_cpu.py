@@ -78,7 +78,9 @@ def starnet_trt_runner(model: str, batch: int) -> Callable[[list[np.ndarray]], l
 
 
 def paddleocr_runner(model: str, batch: int) -> Callable[[list[np.ndarray]], list[str]]:
-    import pyclipper  # noqa: F401  before Paddle: imported after it, its module fails with a zlib error
+    import importlib
+
+    importlib.import_module("pyclipper")  # before Paddle: imported after it, its module fails with a zlib error
     import paddleocr
 
     sys.path.insert(0, os.path.dirname(paddleocr.__file__))  # its tools/ and ppocr/ import each other by these names
