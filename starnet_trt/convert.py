@@ -19,6 +19,7 @@ import io
 import logging
 import os
 import pickle
+import re
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,8 @@ def convert_paddle(
     from .model.paddle_names import PADDLE_ONLY, paddle_name_table
 
     tensors = load_pdparams(path)
+    for alias, cell in _lstm_aliases(tensors):
+        tensors.setdefault(cell, tensors[alias])  # a checkpoint with only the flattened LSTM names
     found, tps, classes = infer_arch(tensors)
     if arch not in ("auto", found):
         raise ValueError(f"the checkpoint is {found} (from its tensors), not {arch}")
@@ -167,6 +170,11 @@ def convert_paddle(
             problems.append(f"{mapping.paddle_name}: shape {tuple(value.shape)}, expected {want}")
             continue
         state[mapping.torch_name] = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    for alias, cell in _lstm_aliases(tensors):
+        # Paddle's nn.LSTM saves each weight twice (the cell's and a flattened alias sharing its storage).
+        if cell in used and not np.array_equal(tensors[alias], tensors[cell]):
+            problems.append(f"{alias} differs from {cell}, which it should alias")
+        used.add(alias)
     unexpected = sorted(set(tensors) - used - set(PADDLE_ONLY))
     problems += [f"unexpected {name}" for name in unexpected]
     if problems:
@@ -179,6 +187,20 @@ def convert_paddle(
     model.eval()
     meta = {"starnet.converted_from": f"PaddleOCR {Path(os.fspath(path)).name}", "starnet.training_data": "PaddleOCR"}
     return model, charset, meta
+
+
+_LSTM_ALIAS = re.compile(r"(neck\.encoder\.lstm)\.(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?")
+
+
+def _lstm_aliases(tensors: dict[str, np.ndarray]) -> list[tuple[str, str]]:
+    """(flattened alias, cell name) pairs of Paddle's nn.LSTM parameters present in ``tensors``."""
+    pairs = []
+    for name in tensors:
+        m = _LSTM_ALIAS.fullmatch(name)
+        if m:
+            cell = f"{m.group(1)}.{m.group(3)}.{'cell_bw' if m.group(4) else 'cell_fw'}.{m.group(2)}"
+            pairs.append((name, cell))
+    return pairs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
