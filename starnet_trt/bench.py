@@ -193,31 +193,35 @@ def tegrastats_sample(seconds: float = 1.5) -> str | None:
     return lines[-1] if lines else None
 
 
-def rss_mb() -> float | None:
-    """Resident set size of this process in MiB (Linux ``/proc``; ``getrusage`` peak elsewhere)."""
+def _status_mb(field: str) -> float | None:
+    """A memory field of Linux ``/proc/self/status`` (``VmRSS``, ``VmHWM``) in MiB; None elsewhere."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    try:
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
-    except (ImportError, OSError):
-        return None
-
-
-def peak_rss_mb() -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return None
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident set size of this process in MiB (``VmHWM``, else ``getrusage``)."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    try:
+        import resource
+
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+    except (ImportError, OSError):
+        return None
+
+
+def rss_mb() -> float | None:
+    """Resident set size of this process in MiB (Linux ``/proc``; the peak where only that is known)."""
+    current = _status_mb("VmRSS")
+    return current if current is not None else peak_rss_mb()
 
 
 # ------------------------------------------------------------------------------------------------ trtexec

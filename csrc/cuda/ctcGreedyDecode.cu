@@ -4,6 +4,8 @@
 
 #include "core/ctcGreedyDecodeImpl.h"
 
+#include "cuda/deviceValue.cuh"
+
 #include <cuda_fp16.h>
 
 namespace starnet
@@ -14,15 +16,7 @@ namespace
 constexpr int kWARPS_PER_BLOCK = 4;
 constexpr unsigned kFULL_MASK = 0xffffffffu;
 
-__device__ inline float loadScore(const float* p, int64_t i)
-{
-    return p[i];
-}
-
-__device__ inline float loadScore(const __half* p, int64_t i)
-{
-    return __half2float(p[i]);
-}
+using device::loadValue;
 
 template <typename T>
 __global__ void ctcGreedyDecodeKernel(const T* __restrict__ scores, int32_t batch, int32_t steps, int32_t classes,
@@ -45,7 +39,7 @@ __global__ void ctcGreedyDecodeKernel(const T* __restrict__ scores, int32_t batc
         bool laneNan = false;
         for (int32_t c = lane; c < classes; c += 32)
         {
-            const float v = loadScore(step, c);
+            const float v = loadValue(step, c);
             laneNan |= isnan(v);
             ctc::argMaxUpdate(best, v, c);
         }

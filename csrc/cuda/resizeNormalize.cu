@@ -7,6 +7,8 @@
 
 #include "core/resizeNormalizeImpl.h"
 
+#include "cuda/deviceValue.cuh"
+
 #include <cuda_fp16.h>
 
 namespace starnet
@@ -14,18 +16,11 @@ namespace starnet
 namespace
 {
 
+using device::loadValue;
+using device::storeValue;
+
 constexpr int kBLOCK = 512; // one block per image, ~6 output pixels per thread at 32x100, two blocks per SM
 constexpr int kMAX_TAP_BYTES = 40 * 1024; // (outH + outW) taps in dynamic shared memory
-
-__device__ inline void storeValue(float* p, int64_t i, float v)
-{
-    p[i] = v;
-}
-
-__device__ inline void storeValue(__half* p, int64_t i, float v)
-{
-    p[i] = __float2half_rn(v);
-}
 
 //! A column or row tap with its source offsets in bytes (image stride applied), so the pixel loop only adds.
 struct OffsetTap

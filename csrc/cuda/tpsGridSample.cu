@@ -12,6 +12,8 @@
 // (override for tuning: samplesPerBlock): more chunks repeat the row work, fewer leave multiprocessors idle.
 #include "cuda/tpsGridSample.h"
 
+#include "cuda/deviceValue.cuh"
+
 #include <cuda_fp16.h>
 
 #include <type_traits>
@@ -20,6 +22,9 @@ namespace starnet
 {
 namespace
 {
+
+using device::loadValue;
+using device::storeValue;
 
 constexpr int32_t kTILE = 32;
 constexpr int32_t kWARPS = 8;
@@ -34,26 +39,6 @@ size_t sharedBytes(int32_t numFiducials, int32_t samples)
 {
     const size_t f = static_cast<size_t>(numFiducials);
     return 8 * (f + 3) * f + 8 * kTILE * f + 4 * kTILE * f + 4 * static_cast<size_t>(samples) * 2 * f;
-}
-
-__device__ inline float loadValue(const float* p, int64_t i)
-{
-    return __ldg(p + i);
-}
-
-__device__ inline float loadValue(const __half* p, int64_t i)
-{
-    return __half2float(__ldg(p + i));
-}
-
-__device__ inline void storeValue(float* p, int64_t i, float v)
-{
-    p[i] = v;
-}
-
-__device__ inline void storeValue(__half* p, int64_t i, float v)
-{
-    p[i] = __float2half_rn(v);
 }
 
 struct KernelShape

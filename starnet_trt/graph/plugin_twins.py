@@ -15,23 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from ..ops import tps_grid_sample  # StarNetTPSGridSample: the C++ CPU twin of the CUDA kernel
 from .plugins import DECODE_OP, PLUGIN_DOMAIN, TPS_OP
 
 ORT_CUSTOM_DOMAIN = "ai.onnx.contrib"  # where onnxruntime-extensions looks for Python ops
-
-
-def tps_grid_sample(
-    image: np.ndarray,
-    fiducials: np.ndarray,
-    out_height: int,
-    out_width: int,
-    align_corners: bool = True,
-    padding_mode: str = "zeros",
-) -> np.ndarray:
-    """``StarNetTPSGridSample``: the C++ CPU twin of the CUDA kernel (:func:`starnet_trt.ops.tps_grid_sample`)."""
-    from ..ops import tps_grid_sample as core_tps
-
-    return core_tps(image, fiducials, out_height, out_width, align_corners, padding_mode)
 
 
 def ctc_greedy_decode(scores: np.ndarray, blank: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@
 #include <NvInferRuntime.h>
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -81,6 +82,89 @@ T guarded(char const* where, T failure, Body&& body) noexcept
     }
     return failure;
 }
+
+//! What every starnet plugin implements the same way: the capability table, name/version/namespace, cloning
+//! (copy, fresh serialization buffer) and attachToContext (a clone; the plugins hold no per-context resources).
+//! `Derived` declares `static constexpr char const* kName` and is copy-constructible.
+template <typename Derived>
+class PluginV3Base : public nvinfer1::IPluginV3,
+                     public nvinfer1::IPluginV3OneCore,
+                     public nvinfer1::IPluginV3OneBuild,
+                     public nvinfer1::IPluginV3OneRuntime
+{
+public:
+    nvinfer1::IPluginCapability* getCapabilityInterface(nvinfer1::PluginCapabilityType type) noexcept override
+    {
+        switch (type)
+        {
+        case nvinfer1::PluginCapabilityType::kBUILD: return static_cast<nvinfer1::IPluginV3OneBuild*>(this);
+        case nvinfer1::PluginCapabilityType::kRUNTIME: return static_cast<nvinfer1::IPluginV3OneRuntime*>(this);
+        case nvinfer1::PluginCapabilityType::kCORE: return static_cast<nvinfer1::IPluginV3OneCore*>(this);
+        }
+        return nullptr;
+    }
+
+    nvinfer1::IPluginV3* clone() noexcept override
+    {
+        return guarded<nvinfer1::IPluginV3*>(Derived::kName, nullptr, [&]() -> nvinfer1::IPluginV3* {
+            auto copy = std::make_unique<Derived>(static_cast<Derived const&>(*this));
+            copy->mSerialized = FieldList{};
+            return copy.release();
+        });
+    }
+
+    char const* getPluginName() const noexcept override
+    {
+        return Derived::kName;
+    }
+
+    char const* getPluginVersion() const noexcept override
+    {
+        return kPLUGIN_VERSION;
+    }
+
+    char const* getPluginNamespace() const noexcept override
+    {
+        return kPLUGIN_NAMESPACE;
+    }
+
+    nvinfer1::IPluginV3* attachToContext(nvinfer1::IPluginResourceContext* /*context*/) noexcept override
+    {
+        return clone();
+    }
+
+protected:
+    FieldList mSerialized; //!< backing store of getFieldsToSerialize()
+};
+
+//! Creator boilerplate: name/version/namespace and the declared field list (filled by the derived constructor).
+template <typename Derived>
+class PluginCreatorBase : public nvinfer1::IPluginCreatorV3One
+{
+public:
+    char const* getPluginName() const noexcept override
+    {
+        return Derived::kName;
+    }
+
+    char const* getPluginVersion() const noexcept override
+    {
+        return kPLUGIN_VERSION;
+    }
+
+    char const* getPluginNamespace() const noexcept override
+    {
+        return kPLUGIN_NAMESPACE;
+    }
+
+    nvinfer1::PluginFieldCollection const* getFieldNames() noexcept override
+    {
+        return mFieldNames.collection();
+    }
+
+protected:
+    FieldList mFieldNames;
+};
 
 } // namespace plugin
 } // namespace starnet

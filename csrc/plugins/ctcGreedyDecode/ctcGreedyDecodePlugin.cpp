@@ -21,41 +21,6 @@ CtcGreedyDecodePlugin::CtcGreedyDecodePlugin(int32_t blank)
     }
 }
 
-IPluginCapability* CtcGreedyDecodePlugin::getCapabilityInterface(PluginCapabilityType type) noexcept
-{
-    switch (type)
-    {
-    case PluginCapabilityType::kBUILD: return static_cast<IPluginV3OneBuild*>(this);
-    case PluginCapabilityType::kRUNTIME: return static_cast<IPluginV3OneRuntime*>(this);
-    case PluginCapabilityType::kCORE: return static_cast<IPluginV3OneCore*>(this);
-    }
-    return nullptr;
-}
-
-IPluginV3* CtcGreedyDecodePlugin::clone() noexcept
-{
-    return guarded<IPluginV3*>(kCTC_PLUGIN_NAME, nullptr, [&]() -> IPluginV3* {
-        auto copy = std::make_unique<CtcGreedyDecodePlugin>(*this);
-        copy->mSerialized = FieldList{};
-        return copy.release();
-    });
-}
-
-char const* CtcGreedyDecodePlugin::getPluginName() const noexcept
-{
-    return kCTC_PLUGIN_NAME;
-}
-
-char const* CtcGreedyDecodePlugin::getPluginVersion() const noexcept
-{
-    return kPLUGIN_VERSION;
-}
-
-char const* CtcGreedyDecodePlugin::getPluginNamespace() const noexcept
-{
-    return kPLUGIN_NAMESPACE;
-}
-
 int32_t CtcGreedyDecodePlugin::getNbOutputs() const noexcept
 {
     return 3;
@@ -177,11 +142,6 @@ int32_t CtcGreedyDecodePlugin::enqueue(PluginTensorDesc const* inputDesc, Plugin
     return 0;
 }
 
-IPluginV3* CtcGreedyDecodePlugin::attachToContext(IPluginResourceContext* /*context*/) noexcept
-{
-    return clone();
-}
-
 PluginFieldCollection const* CtcGreedyDecodePlugin::getFieldsToSerialize() noexcept
 {
     mSerialized.clear();
@@ -192,26 +152,6 @@ PluginFieldCollection const* CtcGreedyDecodePlugin::getFieldsToSerialize() noexc
 CtcGreedyDecodeCreator::CtcGreedyDecodeCreator()
 {
     mFieldNames.add("blank", nullptr, PluginFieldType::kINT32, 1);
-}
-
-char const* CtcGreedyDecodeCreator::getPluginName() const noexcept
-{
-    return kCTC_PLUGIN_NAME;
-}
-
-char const* CtcGreedyDecodeCreator::getPluginVersion() const noexcept
-{
-    return kPLUGIN_VERSION;
-}
-
-char const* CtcGreedyDecodeCreator::getPluginNamespace() const noexcept
-{
-    return kPLUGIN_NAMESPACE;
-}
-
-PluginFieldCollection const* CtcGreedyDecodeCreator::getFieldNames() noexcept
-{
-    return mFieldNames.collection();
 }
 
 IPluginV3* CtcGreedyDecodeCreator::createPlugin(

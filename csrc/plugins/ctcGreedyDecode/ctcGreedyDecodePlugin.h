@@ -13,23 +13,15 @@ namespace plugin
 
 constexpr char const* kCTC_PLUGIN_NAME = "StarNetCTCGreedyDecode";
 
-class CtcGreedyDecodePlugin : public nvinfer1::IPluginV3,
-                              public nvinfer1::IPluginV3OneCore,
-                              public nvinfer1::IPluginV3OneBuild,
-                              public nvinfer1::IPluginV3OneRuntime
+class CtcGreedyDecodePlugin : public PluginV3Base<CtcGreedyDecodePlugin>
 {
 public:
+    static constexpr char const* kName = kCTC_PLUGIN_NAME;
+
     explicit CtcGreedyDecodePlugin(int32_t blank);
     ~CtcGreedyDecodePlugin() override = default;
     CtcGreedyDecodePlugin(CtcGreedyDecodePlugin const&) = default;
     CtcGreedyDecodePlugin& operator=(CtcGreedyDecodePlugin const&) = delete;
-
-    nvinfer1::IPluginCapability* getCapabilityInterface(nvinfer1::PluginCapabilityType type) noexcept override;
-    nvinfer1::IPluginV3* clone() noexcept override;
-
-    char const* getPluginName() const noexcept override;
-    char const* getPluginVersion() const noexcept override;
-    char const* getPluginNamespace() const noexcept override;
 
     int32_t getNbOutputs() const noexcept override;
     int32_t getOutputDataTypes(nvinfer1::DataType* outputTypes, int32_t nbOutputs,
@@ -48,29 +40,22 @@ public:
         nvinfer1::PluginTensorDesc const* out, int32_t nbOutputs) noexcept override;
     int32_t enqueue(nvinfer1::PluginTensorDesc const* inputDesc, nvinfer1::PluginTensorDesc const* outputDesc,
         void const* const* inputs, void* const* outputs, void* workspace, cudaStream_t stream) noexcept override;
-    nvinfer1::IPluginV3* attachToContext(nvinfer1::IPluginResourceContext* context) noexcept override;
     nvinfer1::PluginFieldCollection const* getFieldsToSerialize() noexcept override;
 
 private:
     void checkClasses(int64_t classes) const;
 
     int32_t mBlank{0};
-    FieldList mSerialized;
 };
 
-class CtcGreedyDecodeCreator : public nvinfer1::IPluginCreatorV3One
+class CtcGreedyDecodeCreator : public PluginCreatorBase<CtcGreedyDecodeCreator>
 {
 public:
+    static constexpr char const* kName = kCTC_PLUGIN_NAME;
+
     CtcGreedyDecodeCreator();
-    char const* getPluginName() const noexcept override;
-    char const* getPluginVersion() const noexcept override;
-    char const* getPluginNamespace() const noexcept override;
-    nvinfer1::PluginFieldCollection const* getFieldNames() noexcept override;
     nvinfer1::IPluginV3* createPlugin(char const* name, nvinfer1::PluginFieldCollection const* fc,
         nvinfer1::TensorRTPhase phase) noexcept override;
-
-private:
-    FieldList mFieldNames;
 };
 
 } // namespace plugin

@@ -39,41 +39,6 @@ TpsGridSamplePlugin::TpsGridSamplePlugin(TpsAttributes attributes)
     mAttributes.validate();
 }
 
-IPluginCapability* TpsGridSamplePlugin::getCapabilityInterface(PluginCapabilityType type) noexcept
-{
-    switch (type)
-    {
-    case PluginCapabilityType::kBUILD: return static_cast<IPluginV3OneBuild*>(this);
-    case PluginCapabilityType::kRUNTIME: return static_cast<IPluginV3OneRuntime*>(this);
-    case PluginCapabilityType::kCORE: return static_cast<IPluginV3OneCore*>(this);
-    }
-    return nullptr;
-}
-
-IPluginV3* TpsGridSamplePlugin::clone() noexcept
-{
-    return guarded<IPluginV3*>(kTPS_PLUGIN_NAME, nullptr, [&]() -> IPluginV3* {
-        auto copy = std::make_unique<TpsGridSamplePlugin>(*this);
-        copy->mSerialized = FieldList{};
-        return copy.release();
-    });
-}
-
-char const* TpsGridSamplePlugin::getPluginName() const noexcept
-{
-    return kTPS_PLUGIN_NAME;
-}
-
-char const* TpsGridSamplePlugin::getPluginVersion() const noexcept
-{
-    return kPLUGIN_VERSION;
-}
-
-char const* TpsGridSamplePlugin::getPluginNamespace() const noexcept
-{
-    return kPLUGIN_NAMESPACE;
-}
-
 int32_t TpsGridSamplePlugin::getNbOutputs() const noexcept
 {
     return 1;
@@ -228,11 +193,6 @@ int32_t TpsGridSamplePlugin::enqueue(PluginTensorDesc const* inputDesc, PluginTe
     return 0;
 }
 
-IPluginV3* TpsGridSamplePlugin::attachToContext(IPluginResourceContext* /*context*/) noexcept
-{
-    return clone();
-}
-
 PluginFieldCollection const* TpsGridSamplePlugin::getFieldsToSerialize() noexcept
 {
     mSerialized.clear();
@@ -250,26 +210,6 @@ TpsGridSampleCreator::TpsGridSampleCreator()
     mFieldNames.add("out_width", nullptr, PluginFieldType::kINT32, 1);
     mFieldNames.add("align_corners", nullptr, PluginFieldType::kINT32, 1);
     mFieldNames.add("padding_mode", nullptr, PluginFieldType::kCHAR, 0);
-}
-
-char const* TpsGridSampleCreator::getPluginName() const noexcept
-{
-    return kTPS_PLUGIN_NAME;
-}
-
-char const* TpsGridSampleCreator::getPluginVersion() const noexcept
-{
-    return kPLUGIN_VERSION;
-}
-
-char const* TpsGridSampleCreator::getPluginNamespace() const noexcept
-{
-    return kPLUGIN_NAMESPACE;
-}
-
-PluginFieldCollection const* TpsGridSampleCreator::getFieldNames() noexcept
-{
-    return mFieldNames.collection();
 }
 
 IPluginV3* TpsGridSampleCreator::createPlugin(

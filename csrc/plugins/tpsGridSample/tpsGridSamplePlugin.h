@@ -28,25 +28,15 @@ struct TpsAttributes
     void validate() const;
 };
 
-class TpsGridSamplePlugin : public nvinfer1::IPluginV3,
-                            public nvinfer1::IPluginV3OneCore,
-                            public nvinfer1::IPluginV3OneBuild,
-                            public nvinfer1::IPluginV3OneRuntime
+class TpsGridSamplePlugin : public PluginV3Base<TpsGridSamplePlugin>
 {
 public:
+    static constexpr char const* kName = kTPS_PLUGIN_NAME;
+
     explicit TpsGridSamplePlugin(TpsAttributes attributes);
     ~TpsGridSamplePlugin() override = default;
     TpsGridSamplePlugin(TpsGridSamplePlugin const&) = default;
     TpsGridSamplePlugin& operator=(TpsGridSamplePlugin const&) = delete;
-
-    // IPluginV3
-    nvinfer1::IPluginCapability* getCapabilityInterface(nvinfer1::PluginCapabilityType type) noexcept override;
-    nvinfer1::IPluginV3* clone() noexcept override;
-
-    // IPluginV3OneCore
-    char const* getPluginName() const noexcept override;
-    char const* getPluginVersion() const noexcept override;
-    char const* getPluginNamespace() const noexcept override;
 
     // IPluginV3OneBuild
     int32_t getNbOutputs() const noexcept override;
@@ -67,7 +57,6 @@ public:
         nvinfer1::PluginTensorDesc const* out, int32_t nbOutputs) noexcept override;
     int32_t enqueue(nvinfer1::PluginTensorDesc const* inputDesc, nvinfer1::PluginTensorDesc const* outputDesc,
         void const* const* inputs, void* const* outputs, void* workspace, cudaStream_t stream) noexcept override;
-    nvinfer1::IPluginV3* attachToContext(nvinfer1::IPluginResourceContext* context) noexcept override;
     nvinfer1::PluginFieldCollection const* getFieldsToSerialize() noexcept override;
 
 private:
@@ -77,22 +66,16 @@ private:
     TpsAttributes mAttributes;
     int32_t mNumFiducials{0};
     tps::InverseDelta mInverse{};
-    FieldList mSerialized;
 };
 
-class TpsGridSampleCreator : public nvinfer1::IPluginCreatorV3One
+class TpsGridSampleCreator : public PluginCreatorBase<TpsGridSampleCreator>
 {
 public:
+    static constexpr char const* kName = kTPS_PLUGIN_NAME;
+
     TpsGridSampleCreator();
-    char const* getPluginName() const noexcept override;
-    char const* getPluginVersion() const noexcept override;
-    char const* getPluginNamespace() const noexcept override;
-    nvinfer1::PluginFieldCollection const* getFieldNames() noexcept override;
     nvinfer1::IPluginV3* createPlugin(char const* name, nvinfer1::PluginFieldCollection const* fc,
         nvinfer1::TensorRTPhase phase) noexcept override;
-
-private:
-    FieldList mFieldNames;
 };
 
 } // namespace plugin
