@@ -102,8 +102,13 @@ def _configure_logging(verbose: bool) -> None:
     root.propagate = False
 
 
+def printable(text: str) -> str:
+    """``text`` with undecodable file-name bytes (surrogate escapes) shown as \\udcXX instead of crashing print."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {printable(message)}", file=sys.stderr)
     return 2
 
 
@@ -215,9 +220,9 @@ class RecognizeCommand:
                             }
                         )
                     elif result is not None:
-                        print(f"{path}\t{result.text}\t{result.confidence:.4f}", flush=False)
+                        print(printable(f"{path}\t{result.text}\t{result.confidence:.4f}"), flush=False)
         if args.json:
-            print(json.dumps(records, ensure_ascii=False))
+            print(printable(json.dumps(records, ensure_ascii=False)))
         return 1 if skipped else 0
 
 
@@ -288,7 +293,7 @@ class InspectCommand:
         from .inspect_model import format_inspection, inspect_model
 
         info = inspect_model(args.model)
-        print(json.dumps(info, ensure_ascii=False, indent=2) if args.json else format_inspection(info))
+        print(printable(json.dumps(info, ensure_ascii=False, indent=2) if args.json else format_inspection(info)))
         return 0
 
 
