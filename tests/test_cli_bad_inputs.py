@@ -75,3 +75,33 @@ def test_a_good_image_with_a_non_utf8_name_is_printed(tmp_path, capsys):
     assert "\\udcff.png\t" in out
     assert main(["recognize", "--json", str(tmp_path)]) == 0
     assert "udcff" in capsys.readouterr().out
+
+
+def test_a_real_sigint_during_recognize_exits_130_without_a_traceback(tmp_path):
+    """SIGINT delivered to a running ``starnet-trt recognize`` (not a simulated KeyboardInterrupt)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import cv2
+    import numpy as np
+
+    png = cv2.imencode(".png", np.full((32, 90, 3), 180, np.uint8))[1].tobytes()
+    for i in range(3000):
+        (tmp_path / f"w{i:05d}.png").write_bytes(png)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "starnet_trt", "recognize", str(tmp_path), "--batch-size", "8"],
+        cwd=tmp_path,  # not the repo root: the source tree has no _core
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # it is working
+    assert "w000" in first, first
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "interrupted" in err and "Traceback" not in err
