@@ -61,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    if importlib.util.find_spec("starnet_trt") is None:  # run from a checkout without installing it
+        import sys
+
+        sys.path.insert(0, str(ROOT))
     from starnet_trt.model.checkpoint import load_checkpoint, model_from_checkpoint
 
     device = args.device
