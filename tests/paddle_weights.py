@@ -51,7 +51,8 @@ def weight(name: str, shape: tuple[int, ...], seed: int) -> np.ndarray:
     if name == "head.fc.weight":  # large enough that the softmax is far from uniform
         return rng.normal(0, 4.0 / np.sqrt(shape[0]), shape).astype(np.float32)
     if len(shape) == 1:  # biases and BN scales/shifts
-        return (rng.normal(1.0 if name.endswith("bn.weight") else 0.0, 0.1, shape)).astype(np.float32)
+        scale = name.endswith(("bn.weight", "_batch_norm.weight"))  # BN scales (MobileNetV3, ResNet_vd names)
+        return (rng.normal(1.0 if scale else 0.0, 0.1, shape)).astype(np.float32)
     if len(shape) == 4:  # conv [out, in/groups, kh, kw]
         fan_in = shape[1] * shape[2] * shape[3]
     elif "lstm" in name:  # [4 * hidden, in]

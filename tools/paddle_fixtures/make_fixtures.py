@@ -27,18 +27,33 @@ ROOT = Path(__file__).resolve().parents[2]
 SEED = 20261127
 
 
-def build(paddle):
-    from ppocr.modeling.backbones.rec_mobilenet_v3 import MobileNetV3
+VARIANTS = {
+    # name: (TPS model_name, backbone, BiLSTM hidden) as PaddleOCR's rec_*_tps_bilstm_ctc configs set them
+    "mv3": ("small", "mobilenet_v3", 96),
+    "r34_vd": ("large", "resnet34_vd", 256),
+}
+
+
+def build(paddle, variant: str):
     from ppocr.modeling.heads.rec_ctc_head import CTCHead
     from ppocr.modeling.necks.rnn import SequenceEncoder
     from ppocr.modeling.transforms.tps import TPS
 
+    tps, backbone, hidden = VARIANTS[variant]
+
     class BaseModel(paddle.nn.Layer):  # PaddleOCR's BaseModel attribute names: transform, backbone, neck, head
         def __init__(self):
             super().__init__()
-            self.transform = TPS(in_channels=3, num_fiducial=20, loc_lr=0.1, model_name="small")
-            self.backbone = MobileNetV3(in_channels=3, model_name="large", scale=0.5)
-            self.neck = SequenceEncoder(self.backbone.out_channels, encoder_type="rnn", hidden_size=96)
+            self.transform = TPS(in_channels=3, num_fiducial=20, loc_lr=0.1, model_name=tps)
+            if backbone == "mobilenet_v3":
+                from ppocr.modeling.backbones.rec_mobilenet_v3 import MobileNetV3
+
+                self.backbone = MobileNetV3(in_channels=3, model_name="large", scale=0.5)
+            else:
+                from ppocr.modeling.backbones.rec_resnet_vd import ResNet
+
+                self.backbone = ResNet(in_channels=3, layers=34)
+            self.neck = SequenceEncoder(self.backbone.out_channels, encoder_type="rnn", hidden_size=hidden)
             self.head = CTCHead(self.neck.out_channels, 37, fc_decay=0.0004)
 
     return BaseModel()
@@ -63,9 +78,11 @@ def stages(paddle, model, x):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ppocr", required=True, help="folder holding PaddleOCR's ppocr/modeling files")
-    parser.add_argument("--out", default=str(ROOT / "tests" / "fixtures" / "paddle_starnet_mv3.npz"))
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="mv3")
+    parser.add_argument("--out", help="default: tests/fixtures/paddle_starnet_<variant>.npz")
     parser.add_argument("--batch", type=int, default=4)
     args = parser.parse_args()
+    args.out = args.out or str(ROOT / "tests" / "fixtures" / f"paddle_starnet_{args.variant}.npz")
     sys.path.insert(0, args.ppocr)
     sys.path.insert(0, str(ROOT / "tests"))
     import paddle
@@ -81,7 +98,7 @@ def main() -> int:
     for dtype in ("float32",):
         paddle.set_default_dtype(dtype)
         with paddle.utils.unique_name.guard():  # a fresh name scope: TPS names its parameters globally
-            model = build(paddle)
+            model = build(paddle, args.variant)
         model.eval()
         own = model.state_dict()
         if names is None:
@@ -97,7 +114,10 @@ def main() -> int:
     meta = {
         "seed": SEED,
         "paddle": paddle.__version__,
-        "config": "rec_mv3_tps_bilstm_ctc: TPS small F20, MobileNetV3 large x0.5, rnn hidden 96, CTCHead 37",
+        "variant": args.variant,
+        "config": "rec_{}_tps_bilstm_ctc: TPS {} F20, {}, rnn hidden {}, CTCHead 37".format(
+            args.variant, *VARIANTS[args.variant]
+        ),
         "names": names,
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
