@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -180,6 +181,7 @@ def tps_launch(
     out_hw: tuple[int, int],
     align: bool = True,
     samples_per_block: int = 0,
+    variant: int = -1,
 ) -> None:
     n, c, h, w = image.shape
     core.cuda.tps_grid_sample(
@@ -199,12 +201,11 @@ def tps_launch(
         fid.dtype == torch.float16,
         torch.cuda.current_stream().cuda_stream,
         samples_per_block,
+        variant,
     )
 
 
 def check_tps(core: Any, torch: Any, checks: Checks, rng: np.random.Generator, trials: int) -> None:
-    from starnet_trt.ops import tps_grid_sample
-
     cases = [(256, 3, 32, 100, 32, 100, 20)]
     for _ in range(trials):
         cases.append(
@@ -218,20 +219,31 @@ def check_tps(core: Any, torch: Any, checks: Checks, rng: np.random.Generator, t
                 int(rng.choice([4, 10, 20, 32])),
             )
         )
-    for n, c, h, w, oh, ow, f in cases:
-        for img_dt, fid_dt in ((np.float32, np.float32), (np.float16, np.float16), (np.float16, np.float32)):
-            image = rng.uniform(-1, 1, (n, c, h, w)).astype(img_dt)
-            fid = _fiducials(rng, n, f, float(rng.choice([0.0, 0.1, 0.4]))).astype(fid_dt)
-            align = bool(rng.integers(0, 2))
-            expected = tps_grid_sample(image, fid, oh, ow, align)
-            d_img, d_fid = torch.from_numpy(image).cuda(), torch.from_numpy(fid).cuda()
-            d_out = torch.full((n, c, oh, ow), float("nan"), dtype=d_img.dtype, device="cuda")  # poisoned
-            tps_launch(core, torch, d_img, d_fid, d_out, (oh, ow), align)
-            got = d_out.cpu().numpy()
-            error = float(np.nanmax(np.abs(got.astype(np.float64) - expected)) if np.isfinite(got).all() else np.inf)
-            tol = 2e-3 if img_dt == np.float16 else 1e-5
-            name = f"N{n} C{c} {h}x{w}->{oh}x{ow} F{f} {np.dtype(img_dt).name}/{np.dtype(fid_dt).name}"
-            checks.add("tps_grid_sample", name, error, tol)
+    for index, (n, c, h, w, oh, ow, f) in enumerate(cases):
+        # Every kernel variant on the STAR-Net shape; the random shapes cycle through them (-1 = the default).
+        for variant in (-1, 0, 1, 2) if index == 0 else (index % 4 - 1,):
+            _check_tps_case(core, torch, checks, rng, (n, c, h, w, oh, ow, f), variant)
+
+
+def _check_tps_case(
+    core: Any, torch: Any, checks: Checks, rng: np.random.Generator, shape: tuple[int, ...], variant: int
+) -> None:
+    from starnet_trt.ops import tps_grid_sample
+
+    n, c, h, w, oh, ow, f = shape
+    for img_dt, fid_dt in ((np.float32, np.float32), (np.float16, np.float16), (np.float16, np.float32)):
+        image = rng.uniform(-1, 1, (n, c, h, w)).astype(img_dt)
+        fid = _fiducials(rng, n, f, float(rng.choice([0.0, 0.1, 0.4]))).astype(fid_dt)
+        align = bool(rng.integers(0, 2))
+        expected = tps_grid_sample(image, fid, oh, ow, align)
+        d_img, d_fid = torch.from_numpy(image).cuda(), torch.from_numpy(fid).cuda()
+        d_out = torch.full((n, c, oh, ow), float("nan"), dtype=d_img.dtype, device="cuda")  # poisoned
+        tps_launch(core, torch, d_img, d_fid, d_out, (oh, ow), align, variant=variant)
+        got = d_out.cpu().numpy()
+        error = float(np.nanmax(np.abs(got.astype(np.float64) - expected)) if np.isfinite(got).all() else np.inf)
+        tol = 2e-3 if img_dt == np.float16 else 1e-5
+        name = f"N{n} C{c} {h}x{w}->{oh}x{ow} F{f} {np.dtype(img_dt).name}/{np.dtype(fid_dt).name} variant {variant}"
+        checks.add("tps_grid_sample", name, error, tol)
 
 
 def ctc_launch(core: Any, torch: Any, scores: Any, blank: int, outs: tuple[Any, Any, Any], nan_flags: Any | None):
@@ -319,7 +331,9 @@ def pack_images(core: Any, torch: Any, images: list[np.ndarray]) -> tuple[Any, A
     return packed, descs, total
 
 
-def resize_launch(core: Any, torch: Any, packed: Any, descs: Any, n: int, out: Any, widths: Any) -> None:
+def resize_launch(
+    core: Any, torch: Any, packed: Any, descs: Any, n: int, out: Any, widths: Any, variant: int = -1
+) -> None:
     core.cuda.resize_normalize(
         packed.data_ptr(),
         descs.data_ptr(),
@@ -332,6 +346,7 @@ def resize_launch(core: Any, torch: Any, packed: Any, descs: Any, n: int, out: A
         "bgr",
         widths.data_ptr(),
         torch.cuda.current_stream().cuda_stream,
+        variant,
     )
 
 
@@ -348,11 +363,14 @@ def check_resize(core: Any, torch: Any, checks: Checks, rng: np.random.Generator
         for dtype, tol in ((torch.float32, 0.0), (torch.float16, 1e-3)):
             out = torch.full((n, channels, *out_hw), float("nan"), dtype=dtype, device="cuda")
             widths = torch.full((n,), -5, dtype=torch.int32, device="cuda")
-            resize_launch(core, torch, packed, descs, n, out, widths)
+            variant = trial % 4 - 1  # the kernel variants in turn (-1 = the default)
+            resize_launch(core, torch, packed, descs, n, out, widths, variant)
             got = out.float().cpu().numpy()
             error = float(np.abs(got - expected).max()) if np.isfinite(got).all() else float("inf")
             error += float((widths.cpu().numpy() != exp_w).sum())
-            name = f"N{n} mixed sizes -> {channels}x{out_hw[0]}x{out_hw[1]} {str(dtype).split('.')[-1]}"
+            name = (
+                f"N{n} mixed sizes -> {channels}x{out_hw[0]}x{out_hw[1]} {str(dtype).split('.')[-1]} variant {variant}"
+            )
             checks.add("resize_normalize", name, error, tol, exact=tol == 0.0)
 
 
@@ -384,17 +402,18 @@ def time_tps(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 256)
         moved = 2 * image.numel() * image.element_size() + fid.numel() * fid.element_size()
         floor_ms = moved / (bandwidth * 1e9) * 1e3
         if dtype == torch.float16:
-            for per_block in (16, 32, 52, 64, 96):
+            for variant, per_block in itertools.product((0, 1, 2), (0, 26, 52, 96)):
 
-                def tuned(per_block: int = per_block) -> None:
-                    tps_launch(core, torch, image, fid, out, (32, 100), samples_per_block=per_block)
+                def tuned(per_block: int = per_block, variant: int = variant) -> None:
+                    tps_launch(core, torch, image, fid, out, (32, 100), samples_per_block=per_block, variant=variant)
 
                 tuned_ms = graph_time(torch, tuned, repeat)
-                print(f"  tuning: tps fp16 N{n} samples_per_block={per_block}: {tuned_ms * 1e3:.2f} us", flush=True)
+                label = f"variant={variant} samples_per_block={per_block or 'auto'}"
+                print(f"  tuning: tps fp16 N{n} {label}: {tuned_ms * 1e3:.2f} us", flush=True)
                 rows.append(
                     {
                         "kernel": "tps_grid_sample",
-                        "case": f"N{n} fp16 samples_per_block={per_block} (tuning)",
+                        "case": f"N{n} fp16 {label} (tuning)",
                         "ours_ms": tuned_ms,
                         "baseline": "torch matmul grid + F.grid_sample",
                         "baseline_ms": ref_ms,
@@ -523,6 +542,26 @@ def time_resize(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 2
         ref_ms = graph_time(torch, reference, 20, per_graph=2)
         moved = total + out.numel() * out.element_size()
         floor_ms = moved / (bandwidth * 1e9) * 1e3
+        for variant in (0, 1, 2):
+
+            def tuned(variant: int = variant) -> None:
+                resize_launch(core, torch, packed, descs, n, out, widths, variant)
+
+            tuned_ms = graph_time(torch, tuned, repeat)
+            label = f"variant={variant} ({2**variant} pixels per thread step)"
+            print(f"  tuning: resize {str(dtype).split('.')[-1]} N{n} {label}: {tuned_ms * 1e3:.2f} us", flush=True)
+            rows.append(
+                {
+                    "kernel": "resize_normalize",
+                    "case": f"N{n} {str(dtype).split('.')[-1]} {label} (tuning)",
+                    "ours_ms": tuned_ms,
+                    "baseline": "torch per-image interpolate + normalize + pad",
+                    "baseline_ms": ref_ms,
+                    "speedup": ref_ms / tuned_ms,
+                    "floor_ms": floor_ms,
+                    "of_floor": floor_ms / tuned_ms,
+                }
+            )
         rows.append(
             {
                 "kernel": "resize_normalize",
