@@ -72,7 +72,6 @@ class cuda:  # submodule, present only in CUDA builds; raw device pointers and s
         fiducials_half: bool,
         stream: int,
         samples_per_block: int = 0,
-        variant: int = -1,
     ) -> None: ...
     @staticmethod
     def ctc_greedy_decode(
@@ -101,5 +100,4 @@ class cuda:  # submodule, present only in CUDA builds; raw device pointers and s
         channel_order: str,
         widths: int,
         stream: int,
-        variant: int = -1,
     ) -> None: ...

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import itertools
 import json
 import os
 import platform
@@ -181,7 +180,6 @@ def tps_launch(
     out_hw: tuple[int, int],
     align: bool = True,
     samples_per_block: int = 0,
-    variant: int = -1,
 ) -> None:
     n, c, h, w = image.shape
     core.cuda.tps_grid_sample(
@@ -201,7 +199,6 @@ def tps_launch(
         fid.dtype == torch.float16,
         torch.cuda.current_stream().cuda_stream,
         samples_per_block,
-        variant,
     )
 
 
@@ -219,15 +216,11 @@ def check_tps(core: Any, torch: Any, checks: Checks, rng: np.random.Generator, t
                 int(rng.choice([4, 10, 20, 32])),
             )
         )
-    for index, (n, c, h, w, oh, ow, f) in enumerate(cases):
-        # Every kernel variant on the STAR-Net shape; the random shapes cycle through them (-1 = the default).
-        for variant in (-1, 0, 1, 2) if index == 0 else (index % 4 - 1,):
-            _check_tps_case(core, torch, checks, rng, (n, c, h, w, oh, ow, f), variant)
+    for shape in cases:
+        _check_tps_case(core, torch, checks, rng, shape)
 
 
-def _check_tps_case(
-    core: Any, torch: Any, checks: Checks, rng: np.random.Generator, shape: tuple[int, ...], variant: int
-) -> None:
+def _check_tps_case(core: Any, torch: Any, checks: Checks, rng: np.random.Generator, shape: tuple[int, ...]) -> None:
     from starnet_trt.ops import tps_grid_sample
 
     n, c, h, w, oh, ow, f = shape
@@ -238,11 +231,11 @@ def _check_tps_case(
         expected = tps_grid_sample(image, fid, oh, ow, align)
         d_img, d_fid = torch.from_numpy(image).cuda(), torch.from_numpy(fid).cuda()
         d_out = torch.full((n, c, oh, ow), float("nan"), dtype=d_img.dtype, device="cuda")  # poisoned
-        tps_launch(core, torch, d_img, d_fid, d_out, (oh, ow), align, variant=variant)
+        tps_launch(core, torch, d_img, d_fid, d_out, (oh, ow), align)
         got = d_out.cpu().numpy()
         error = float(np.nanmax(np.abs(got.astype(np.float64) - expected)) if np.isfinite(got).all() else np.inf)
         tol = 2e-3 if img_dt == np.float16 else 1e-5
-        name = f"N{n} C{c} {h}x{w}->{oh}x{ow} F{f} {np.dtype(img_dt).name}/{np.dtype(fid_dt).name} variant {variant}"
+        name = f"N{n} C{c} {h}x{w}->{oh}x{ow} F{f} {np.dtype(img_dt).name}/{np.dtype(fid_dt).name}"
         checks.add("tps_grid_sample", name, error, tol)
 
 
@@ -331,9 +324,7 @@ def pack_images(core: Any, torch: Any, images: list[np.ndarray]) -> tuple[Any, A
     return packed, descs, total
 
 
-def resize_launch(
-    core: Any, torch: Any, packed: Any, descs: Any, n: int, out: Any, widths: Any, variant: int = -1
-) -> None:
+def resize_launch(core: Any, torch: Any, packed: Any, descs: Any, n: int, out: Any, widths: Any) -> None:
     core.cuda.resize_normalize(
         packed.data_ptr(),
         descs.data_ptr(),
@@ -346,7 +337,6 @@ def resize_launch(
         "bgr",
         widths.data_ptr(),
         torch.cuda.current_stream().cuda_stream,
-        variant,
     )
 
 
@@ -363,14 +353,11 @@ def check_resize(core: Any, torch: Any, checks: Checks, rng: np.random.Generator
         for dtype, tol in ((torch.float32, 0.0), (torch.float16, 1e-3)):
             out = torch.full((n, channels, *out_hw), float("nan"), dtype=dtype, device="cuda")
             widths = torch.full((n,), -5, dtype=torch.int32, device="cuda")
-            variant = trial % 4 - 1  # the kernel variants in turn (-1 = the default)
-            resize_launch(core, torch, packed, descs, n, out, widths, variant)
+            resize_launch(core, torch, packed, descs, n, out, widths)
             got = out.float().cpu().numpy()
             error = float(np.abs(got - expected).max()) if np.isfinite(got).all() else float("inf")
             error += float((widths.cpu().numpy() != exp_w).sum())
-            name = (
-                f"N{n} mixed sizes -> {channels}x{out_hw[0]}x{out_hw[1]} {str(dtype).split('.')[-1]} variant {variant}"
-            )
+            name = f"N{n} mixed sizes -> {channels}x{out_hw[0]}x{out_hw[1]} {str(dtype).split('.')[-1]}"
             checks.add("resize_normalize", name, error, tol, exact=tol == 0.0)
 
 
@@ -402,13 +389,13 @@ def time_tps(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 256)
         moved = 2 * image.numel() * image.element_size() + fid.numel() * fid.element_size()
         floor_ms = moved / (bandwidth * 1e9) * 1e3
         if dtype == torch.float16:
-            for variant, per_block in itertools.product((0, 1, 2), (0, 26, 52, 96)):
+            for per_block in (26, 52, 96):
 
-                def tuned(per_block: int = per_block, variant: int = variant) -> None:
-                    tps_launch(core, torch, image, fid, out, (32, 100), samples_per_block=per_block, variant=variant)
+                def tuned(per_block: int = per_block) -> None:
+                    tps_launch(core, torch, image, fid, out, (32, 100), samples_per_block=per_block)
 
                 tuned_ms = graph_time(torch, tuned, repeat)
-                label = f"variant={variant} samples_per_block={per_block or 'auto'}"
+                label = f"samples_per_block={per_block}"
                 print(f"  tuning: tps fp16 N{n} {label}: {tuned_ms * 1e3:.2f} us", flush=True)
                 rows.append(
                     {
@@ -542,26 +529,6 @@ def time_resize(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 2
         ref_ms = graph_time(torch, reference, 20, per_graph=2)
         moved = total + out.numel() * out.element_size()
         floor_ms = moved / (bandwidth * 1e9) * 1e3
-        for variant in (0, 1, 2):
-
-            def tuned(variant: int = variant) -> None:
-                resize_launch(core, torch, packed, descs, n, out, widths, variant)
-
-            tuned_ms = graph_time(torch, tuned, repeat)
-            label = f"variant={variant} ({2**variant} pixels per thread step)"
-            print(f"  tuning: resize {str(dtype).split('.')[-1]} N{n} {label}: {tuned_ms * 1e3:.2f} us", flush=True)
-            rows.append(
-                {
-                    "kernel": "resize_normalize",
-                    "case": f"N{n} {str(dtype).split('.')[-1]} {label} (tuning)",
-                    "ours_ms": tuned_ms,
-                    "baseline": "torch per-image interpolate + normalize + pad",
-                    "baseline_ms": ref_ms,
-                    "speedup": ref_ms / tuned_ms,
-                    "floor_ms": floor_ms,
-                    "of_floor": floor_ms / tuned_ms,
-                }
-            )
         rows.append(
             {
                 "kernel": "resize_normalize",

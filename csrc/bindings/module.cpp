@@ -553,7 +553,7 @@ PYBIND11_MODULE(_core, m)
         [](uintptr_t image, uintptr_t fiducials, uintptr_t out, int64_t batch, int32_t channels, int32_t inHeight,
             int32_t inWidth, int32_t numFiducials, int32_t outHeight, int32_t outWidth, bool alignCorners,
             const std::string& paddingMode, bool imageHalf, bool fiducialsHalf, uintptr_t stream,
-            int32_t samplesPerBlock, int32_t variant) {
+            int32_t samplesPerBlock) {
             starnet::TpsShape s;
             s.batch = batch;
             s.channels = channels;
@@ -567,12 +567,12 @@ PYBIND11_MODULE(_core, m)
             starnet::validateTpsShape(s);
             py::gil_scoped_release release;
             starnet::launchTpsGridSampleRaw(
-                s, image, imageHalf, fiducials, fiducialsHalf, out, stream, samplesPerBlock, variant);
+                s, image, imageHalf, fiducials, fiducialsHalf, out, stream, samplesPerBlock);
         },
         py::arg("image"), py::arg("fiducials"), py::arg("out"), py::arg("batch"), py::arg("channels"),
         py::arg("in_height"), py::arg("in_width"), py::arg("num_fiducials"), py::arg("out_height"),
         py::arg("out_width"), py::arg("align_corners"), py::arg("padding_mode"), py::arg("image_half"),
-        py::arg("fiducials_half"), py::arg("stream"), py::arg("samples_per_block") = 0, py::arg("variant") = -1);
+        py::arg("fiducials_half"), py::arg("stream"), py::arg("samples_per_block") = 0);
     raw.def(
         "ctc_greedy_decode",
         [](uintptr_t scores, bool isHalf, int32_t batch, int32_t steps, int32_t classes, int32_t blank,
@@ -587,15 +587,14 @@ PYBIND11_MODULE(_core, m)
     raw.def(
         "resize_normalize",
         [](uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf, int32_t outChannels,
-            int32_t outH, int32_t outW, const std::string& channelOrder, uintptr_t widths, uintptr_t stream,
-            int32_t variant) {
+            int32_t outH, int32_t outW, const std::string& channelOrder, uintptr_t widths, uintptr_t stream) {
             const bool rgb = parseChannelOrder(channelOrder);
             py::gil_scoped_release release;
             starnet::launchResizeNormalizeRaw(
-                images, descs, batch, out, outHalf, outChannels, outH, outW, rgb, widths, stream, variant);
+                images, descs, batch, out, outHalf, outChannels, outH, outW, rgb, widths, stream);
         },
         py::arg("images"), py::arg("descs"), py::arg("batch"), py::arg("out"), py::arg("out_half"),
         py::arg("out_channels"), py::arg("out_height"), py::arg("out_width"), py::arg("channel_order"),
-        py::arg("widths"), py::arg("stream"), py::arg("variant") = -1);
+        py::arg("widths"), py::arg("stream"));
 #endif
 }

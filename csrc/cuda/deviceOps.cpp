@@ -193,11 +193,11 @@ void tpsGridSampleDevice(const TpsShape& shape, const void* image, bool imageHal
 }
 
 void launchTpsGridSampleRaw(const TpsShape& shape, uintptr_t image, bool imageHalf, uintptr_t fiducials,
-    bool fiducialsHalf, uintptr_t out, uintptr_t stream, int32_t samplesPerBlock, int32_t variant)
+    bool fiducialsHalf, uintptr_t out, uintptr_t stream, int32_t samplesPerBlock)
 {
     check(launchTpsGridSample(shape, cachedInverseDelta(shape.numFiducials), reinterpret_cast<const void*>(image),
               imageHalf, reinterpret_cast<const void*>(fiducials), fiducialsHalf, reinterpret_cast<void*>(out),
-              reinterpret_cast<cudaStream_t>(stream), samplesPerBlock, variant),
+              reinterpret_cast<cudaStream_t>(stream), samplesPerBlock),
         "launchTpsGridSample");
 }
 
@@ -213,12 +213,11 @@ void launchCtcGreedyDecodeRaw(uintptr_t scores, bool isHalf, int32_t batch, int3
 }
 
 void launchResizeNormalizeRaw(uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf,
-    int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, uintptr_t widths, uintptr_t stream,
-    int32_t variant)
+    int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, uintptr_t widths, uintptr_t stream)
 {
     check(launchResizeNormalize(reinterpret_cast<const uint8_t*>(images), reinterpret_cast<const ImageDesc*>(descs),
               batch, reinterpret_cast<void*>(out), outHalf, outChannels, outH, outW, inputIsRgb,
-              reinterpret_cast<int32_t*>(widths), reinterpret_cast<cudaStream_t>(stream), variant),
+              reinterpret_cast<int32_t*>(widths), reinterpret_cast<cudaStream_t>(stream)),
         "launchResizeNormalize");
 }
 

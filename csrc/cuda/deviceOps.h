@@ -31,12 +31,11 @@ void tpsGridSampleDevice(const TpsShape& shape, const void* image, bool imageHal
 //! Raw launchers on caller-owned device memory and stream (the pointers and the stream are integers from
 //! torch/CuPy/etc.), for tools/gpu_selftest and the runtime. Throw std::runtime_error on a launch error.
 void launchTpsGridSampleRaw(const TpsShape& shape, uintptr_t image, bool imageHalf, uintptr_t fiducials,
-    bool fiducialsHalf, uintptr_t out, uintptr_t stream, int32_t samplesPerBlock = 0, int32_t variant = -1);
+    bool fiducialsHalf, uintptr_t out, uintptr_t stream, int32_t samplesPerBlock = 0);
 void launchCtcGreedyDecodeRaw(uintptr_t scores, bool isHalf, int32_t batch, int32_t steps, int32_t classes,
     int32_t blank, uintptr_t indices, uintptr_t lengths, uintptr_t confidences, uintptr_t nanFlags,
     uintptr_t stream);
 void launchResizeNormalizeRaw(uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf,
-    int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, uintptr_t widths, uintptr_t stream,
-    int32_t variant = -1);
+    int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, uintptr_t widths, uintptr_t stream);
 
 } // namespace starnet

@@ -36,7 +36,7 @@ __device__ inline OffsetTap offsetTap(const resize::LinearTap& t, int64_t stride
     return OffsetTap{static_cast<int32_t>(t.i0 * stride), static_cast<int32_t>(t.i1 * stride), t.w0, t.w1};
 }
 
-template <typename TOut, int32_t K>
+template <typename TOut>
 __global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t* __restrict__ images,
     const ImageDesc* __restrict__ descs, int32_t batch, TOut* __restrict__ out, int32_t outChannels, int32_t outH,
     int32_t outW, bool inputIsRgb, int32_t* __restrict__ widths)
@@ -83,96 +83,58 @@ __global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t
     {
         source[p] = static_cast<int32_t>(resize::sourceChannel(p, d.channels, inputIsRgb) * d.strideC);
     }
-    // Pixels i, i + kBLOCK, ..., K at a time: all K pixels' 12 byte gathers are issued before the first store,
-    // so a thread keeps 12 * K loads in flight instead of waiting one memory latency per pixel.
     // (y, x) of pixel i, advanced incrementally by the block stride (no division in the loop).
     int32_t y = static_cast<int32_t>(threadIdx.x) / outW;
     int32_t x = static_cast<int32_t>(threadIdx.x) - y * outW;
     const int32_t stepY = kBLOCK / outW;
     const int32_t stepX = kBLOCK - stepY * outW;
-    for (int32_t i0 = static_cast<int32_t>(threadIdx.x); i0 < plane; i0 += K * kBLOCK)
+    for (int32_t i = static_cast<int32_t>(threadIdx.x); i < plane; i += kBLOCK)
     {
-        uint8_t bgr[K][3];
-        bool inside[K];
-#pragma unroll
-        for (int32_t k = 0; k < K; ++k)
+        if (x >= rw)
         {
-            const int32_t i = i0 + k * kBLOCK;
-            inside[k] = i < plane && x < rw;
-            if (inside[k])
+            for (int32_t p = 0; p < outChannels; ++p)
             {
-                const OffsetTap cx = tx[x];
-                const OffsetTap cy = ty[y];
-                const resize::LinearTap wx{0, 0, cx.w0, cx.w1};
-                const resize::LinearTap wy{0, 0, cy.w0, cy.w1};
-#pragma unroll
-                for (int32_t p = 0; p < 3; ++p)
-                {
-                    const uint8_t* r0 = base + cy.o0 + source[p];
-                    const uint8_t* r1 = base + cy.o1 + source[p];
-                    const int32_t h0 = resize::horizontal(__ldg(r0 + cx.o0), __ldg(r0 + cx.o1), wx);
-                    const int32_t h1 = resize::horizontal(__ldg(r1 + cx.o0), __ldg(r1 + cx.o1), wx);
-                    bgr[k][p] = resize::vertical(h0, h1, wy);
-                }
-            }
-            x += stepX;
-            y += stepY;
-            if (x >= outW)
-            {
-                x -= outW;
-                ++y;
+                storeValue(dst, static_cast<int64_t>(p) * plane + i, 0.f);
             }
         }
-#pragma unroll
-        for (int32_t k = 0; k < K; ++k)
+        else
         {
-            const int32_t i = i0 + k * kBLOCK;
-            if (i >= plane)
+            const OffsetTap cx = tx[x];
+            const OffsetTap cy = ty[y];
+            const resize::LinearTap wx{0, 0, cx.w0, cx.w1};
+            const resize::LinearTap wy{0, 0, cy.w0, cy.w1};
+            uint8_t bgr[3];
+#pragma unroll
+            for (int32_t p = 0; p < 3; ++p)
             {
-                break;
+                const uint8_t* r0 = base + cy.o0 + source[p];
+                const uint8_t* r1 = base + cy.o1 + source[p];
+                const int32_t h0 = resize::horizontal(__ldg(r0 + cx.o0), __ldg(r0 + cx.o1), wx);
+                const int32_t h1 = resize::horizontal(__ldg(r1 + cx.o0), __ldg(r1 + cx.o1), wx);
+                bgr[p] = resize::vertical(h0, h1, wy);
             }
-            if (!inside[k])
-            {
-                for (int32_t p = 0; p < outChannels; ++p)
-                {
-                    storeValue(dst, static_cast<int64_t>(p) * plane + i, 0.f);
-                }
-            }
-            else if (outChannels == 3)
+            if (outChannels == 3)
             {
 #pragma unroll
                 for (int32_t p = 0; p < 3; ++p)
                 {
-                    storeValue(dst, static_cast<int64_t>(p) * plane + i, table[bgr[k][p]]);
+                    storeValue(dst, static_cast<int64_t>(p) * plane + i, table[bgr[p]]);
                 }
             }
             else
             {
                 storeValue(dst, i,
-                    d.channels == 1 ? table[bgr[k][0]]
-                                    : resize::normalize(resize::grayFromBgr(bgr[k][0], bgr[k][1], bgr[k][2])));
+                    d.channels == 1 ? table[bgr[0]]
+                                    : resize::normalize(resize::grayFromBgr(bgr[0], bgr[1], bgr[2])));
             }
         }
-    }
-}
-
-//! Pixels per thread iteration for each variant: 0 -> 1, 1 -> 2, 2 -> 4 (launcher's `variant`).
-constexpr int32_t kDEFAULT_VARIANT = 2;
-
-template <int32_t K>
-void launchTyped(unsigned blocks, size_t tapBytes, cudaStream_t stream, const uint8_t* dImages,
-    const ImageDesc* dDescs, int32_t batch, void* dOut, bool outHalf, int32_t outChannels, int32_t outH,
-    int32_t outW, bool inputIsRgb, int32_t* dWidths)
-{
-    if (outHalf)
-    {
-        resizeNormalizeKernel<__half, K><<<blocks, kBLOCK, tapBytes, stream>>>(dImages, dDescs, batch,
-            static_cast<__half*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths);
-    }
-    else
-    {
-        resizeNormalizeKernel<float, K><<<blocks, kBLOCK, tapBytes, stream>>>(dImages, dDescs, batch,
-            static_cast<float*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths);
+        x += stepX;
+        y += stepY;
+        if (x >= outW)
+        {
+            x -= outW;
+            ++y;
+        }
     }
 }
 
@@ -180,10 +142,9 @@ void launchTyped(unsigned blocks, size_t tapBytes, cudaStream_t stream, const ui
 
 cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDescs, int32_t batch, void* dOut,
     bool outHalf, int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, int32_t* dWidths,
-    cudaStream_t stream, int32_t variant)
+    cudaStream_t stream)
 {
-    if (batch <= 0 || outH <= 0 || outW <= 0 || (outChannels != 1 && outChannels != 3) || variant < -1
-        || variant > 2)
+    if (batch <= 0 || outH <= 0 || outW <= 0 || (outChannels != 1 && outChannels != 3))
     {
         return cudaErrorInvalidValue;
     }
@@ -193,11 +154,15 @@ cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDesc
         return cudaErrorInvalidValue; // an output over ~2500 pixels wide: not a text-line model input
     }
     const unsigned blocks = static_cast<unsigned>(batch);
-    switch (variant < 0 ? kDEFAULT_VARIANT : variant)
+    if (outHalf)
     {
-    case 0: launchTyped<1>(blocks, tapBytes, stream, dImages, dDescs, batch, dOut, outHalf, outChannels, outH, outW, inputIsRgb, dWidths); break;
-    case 1: launchTyped<2>(blocks, tapBytes, stream, dImages, dDescs, batch, dOut, outHalf, outChannels, outH, outW, inputIsRgb, dWidths); break;
-    default: launchTyped<4>(blocks, tapBytes, stream, dImages, dDescs, batch, dOut, outHalf, outChannels, outH, outW, inputIsRgb, dWidths); break;
+        resizeNormalizeKernel<<<blocks, kBLOCK, tapBytes, stream>>>(dImages, dDescs, batch,
+            static_cast<__half*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths);
+    }
+    else
+    {
+        resizeNormalizeKernel<<<blocks, kBLOCK, tapBytes, stream>>>(dImages, dDescs, batch,
+            static_cast<float*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths);
     }
     return cudaGetLastError();
 }

@@ -12,11 +12,9 @@ namespace starnet
 //! One launch for a whole batch of differently sized images packed in `dImages`; `dDescs[i].offset` is the byte
 //! offset of image i's pixel (0, 0, 0) inside `dImages` (`data` is ignored). Writes NCHW [N, outChannels, outH,
 //! outW] to `dOut` (float32, or float16 when `outHalf`; outChannels 1 or 3) and the valid widths to `dWidths`.
-//! All pointers are device memory; each image must be under 2 GiB (in-image offsets are 32-bit). `variant` (tuning)
-//! sets the output pixels a thread gathers before storing: 0 -> 1, 1 -> 2, 2 -> 4; -1 = the default (4, fastest
-//! on an H200). Every variant computes the same values.
+//! All pointers are device memory; each image must be under 2 GiB (in-image offsets are 32-bit).
 cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDescs, int32_t batch, void* dOut,
     bool outHalf, int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, int32_t* dWidths,
-    cudaStream_t stream, int32_t variant = -1);
+    cudaStream_t stream);
 
 } // namespace starnet

@@ -8,8 +8,7 @@
 //      the sample's fiducials (shared memory, broadcast) gives the grid point with the CPU twin's exact roundings
 //      (mul + add for float32 images, FMA for float16 ones: tpsGridSampleImpl.h, gridStep),
 //      then bilinear taps and all channels; reads are gathers, writes are coalesced along the 32 pixels.
-//   Warps take U samples at a time (kernel variants, tpsGridSample.h) and issue all their gathers before any
-//   store, so enough loads are in flight to approach memory bandwidth.
+//   A warp issues all of a sample's gathers before its stores.
 // The launcher picks the chunk size so that the grid is one full wave of resident blocks (occupancy API; override
 // for tuning: samplesPerBlock): more chunks repeat the row work, fewer leave multiprocessors idle.
 #include "cuda/tpsGridSample.h"
@@ -31,6 +30,7 @@ using device::storeValue;
 constexpr int32_t kTILE = 32;
 constexpr int32_t kWARPS = 8;
 constexpr int32_t kTHREADS = kTILE * kWARPS;
+constexpr int32_t kMIN_BLOCKS_PER_SM = 4; // caps registers at 64: the kernel is issue-bound, occupancy pays
 constexpr int32_t kMAX_SAMPLES = 96;
 constexpr int32_t kSTARNET_FIDUCIALS = 20;
 
@@ -91,11 +91,12 @@ __device__ inline void samplePixel(const KernelShape& s, float gx, float gy, con
     }
 }
 
-//! The sampling phase for STAR-Net's F = 20 and a compile-time channel count: each warp takes U samples at a time
-//! and issues all U * C * 4 gathers before the first store, so a warp has U * C * 4 loads in flight instead of
-//! four. One sample at a time, the kernel waited a memory latency per channel per sample (a store may alias the
-//! next loads) and was latency-bound at ~10% of the bandwidth floor.
-template <typename TImage, int32_t F, int32_t C, int32_t U>
+//! The sampling phase for STAR-Net's F = 20 and a compile-time channel count: a warp issues all C * 4 gathers of a
+//! sample before its first store. Interleaving loads and stores per channel (a store may alias the next loads)
+//! cost one memory latency per channel: 23.4 us against 18.2 us at N = 256 fp16 on an H200. Taking two or four
+//! samples at a time was slower there (20.2 and 25.6 us): the registers it needs cut the occupancy, and the
+//! kernel is issue-bound, not latency-bound (docs/gpu_selftest_h200.json, tools/gpu_profile.py).
+template <typename TImage, int32_t F, int32_t C>
 __device__ inline void sampleChunk(const KernelShape& s, const float* rows, const float* points, int32_t lane,
     int32_t warp, int32_t count, int64_t n0, int32_t p, const TImage* __restrict__ image, TImage* __restrict__ out)
 {
@@ -108,59 +109,40 @@ __device__ inline void sampleChunk(const KernelShape& s, const float* rows, cons
     }
     const int32_t outPlane = s.outHeight * s.outWidth;
     const int64_t inPlane = static_cast<int64_t>(s.inHeight) * s.inWidth;
-    for (int32_t j0 = warp; j0 < count; j0 += kWARPS * U)
+    for (int32_t j = warp; j < count; j += kWARPS)
     {
-        tps::BilinearTaps t[U];
+        float gx;
+        float gy;
+        gridPoint<F, kHalf>(row, points + j * 2 * F, gx, gy);
+        const tps::BilinearTaps t = tps::bilinearTaps(gx, gy, s.inHeight, s.inWidth, s.alignCorners, s.padding);
+        const TImage* src = image + (n0 + j) * C * inPlane;
+        float v[C][4];
 #pragma unroll
-        for (int32_t u = 0; u < U; ++u)
+        for (int32_t ch = 0; ch < C; ++ch)
         {
-            // A tail slot recomputes the chunk's last sample (valid memory, no divergence) and skips its store.
-            const int32_t j = min(j0 + u * kWARPS, count - 1);
-            float gx;
-            float gy;
-            gridPoint<F, kHalf>(row, points + j * 2 * F, gx, gy);
-            t[u] = tps::bilinearTaps(gx, gy, s.inHeight, s.inWidth, s.alignCorners, s.padding);
-        }
-        float v[U][C][4];
 #pragma unroll
-        for (int32_t u = 0; u < U; ++u)
-        {
-            const int64_t n = n0 + min(j0 + u * kWARPS, count - 1);
-            const TImage* src = image + n * C * inPlane;
-#pragma unroll
-            for (int32_t ch = 0; ch < C; ++ch)
+            for (int32_t q = 0; q < 4; ++q)
             {
-#pragma unroll
-                for (int32_t q = 0; q < 4; ++q)
-                {
-                    v[u][ch][q] = loadValue(src + ch * inPlane, t[u].offset[q]);
-                }
+                v[ch][q] = loadValue(src + ch * inPlane, t.offset[q]);
             }
         }
+        TImage* dst = out + (n0 + j) * static_cast<int64_t>(C) * outPlane + p;
 #pragma unroll
-        for (int32_t u = 0; u < U; ++u)
+        for (int32_t ch = 0; ch < C; ++ch)
         {
-            if (j0 + u * kWARPS < count)
+            float acc = 0.f;
+#pragma unroll
+            for (int32_t q = 0; q < 4; ++q)
             {
-                TImage* dst = out + (n0 + j0 + u * kWARPS) * static_cast<int64_t>(C) * outPlane + p;
-#pragma unroll
-                for (int32_t ch = 0; ch < C; ++ch)
-                {
-                    float acc = 0.f;
-#pragma unroll
-                    for (int32_t q = 0; q < 4; ++q)
-                    {
-                        acc += t[u].weight[q] * v[u][ch][q];
-                    }
-                    storeValue(dst, static_cast<int64_t>(ch) * outPlane, acc);
-                }
+                acc += t.weight[q] * v[ch][q];
             }
+            storeValue(dst, static_cast<int64_t>(ch) * outPlane, acc);
         }
     }
 }
 
-template <typename TImage, typename TFid, int32_t U, int32_t kMinBlocks>
-__global__ void __launch_bounds__(kTHREADS, kMinBlocks) tpsGridSampleKernel(const TImage* __restrict__ image,
+template <typename TImage, typename TFid>
+__global__ void __launch_bounds__(kTHREADS, kMIN_BLOCKS_PER_SM) tpsGridSampleKernel(const TImage* __restrict__ image,
     const TFid* __restrict__ fiducials, TImage* __restrict__ out, const KernelShape s,
     const __grid_constant__ tps::InverseDelta inverse)
 {
@@ -208,12 +190,12 @@ __global__ void __launch_bounds__(kTHREADS, kMinBlocks) tpsGridSampleKernel(cons
     }
     if (f == kSTARNET_FIDUCIALS && s.channels == 3)
     {
-        sampleChunk<TImage, kSTARNET_FIDUCIALS, 3, U>(s, rows, points, lane, warp, count, n0, p, image, out);
+        sampleChunk<TImage, kSTARNET_FIDUCIALS, 3>(s, rows, points, lane, warp, count, n0, p, image, out);
         return;
     }
     if (f == kSTARNET_FIDUCIALS && s.channels == 1)
     {
-        sampleChunk<TImage, kSTARNET_FIDUCIALS, 1, U>(s, rows, points, lane, warp, count, n0, p, image, out);
+        sampleChunk<TImage, kSTARNET_FIDUCIALS, 1>(s, rows, points, lane, warp, count, n0, p, image, out);
         return;
     }
     const int64_t inPlane = static_cast<int64_t>(s.inHeight) * s.inWidth;
@@ -235,49 +217,26 @@ __global__ void __launch_bounds__(kTHREADS, kMinBlocks) tpsGridSampleKernel(cons
     }
 }
 
-//! Kernel variants (tpsGridSample.h): samples in flight per warp, and the blocks per multiprocessor its registers
-//! are bounded for (more samples in flight need more registers).
-constexpr int32_t kNUM_VARIANTS = 3;
-constexpr int32_t kDEFAULT_VARIANT = 1;
-
 template <typename TImage, typename TFid>
-const void* kernelFor(int32_t variant)
+cudaError_t launchTyped(const KernelShape& s, dim3 grid, const tps::InverseDelta& inverse, const void* image,
+    const void* fiducials, void* out, cudaStream_t stream)
 {
-    switch (variant)
-    {
-    case 0: return reinterpret_cast<const void*>(&tpsGridSampleKernel<TImage, TFid, 1, 4>);
-    case 2: return reinterpret_cast<const void*>(&tpsGridSampleKernel<TImage, TFid, 4, 2>);
-    default: return reinterpret_cast<const void*>(&tpsGridSampleKernel<TImage, TFid, 2, 3>);
-    }
-}
-
-template <typename TImage, typename TFid>
-cudaError_t launchTyped(const KernelShape& s, dim3 grid, int32_t variant, const tps::InverseDelta& inverse,
-    const void* image, const void* fiducials, void* out, cudaStream_t stream)
-{
-    const size_t smem = sharedBytes(s.numFiducials, s.samplesPerBlock);
-    const auto* img = static_cast<const TImage*>(image);
-    const auto* fid = static_cast<const TFid*>(fiducials);
-    auto* dst = static_cast<TImage*>(out);
-    switch (variant)
-    {
-    case 0: tpsGridSampleKernel<TImage, TFid, 1, 4><<<grid, kTHREADS, smem, stream>>>(img, fid, dst, s, inverse); break;
-    case 2: tpsGridSampleKernel<TImage, TFid, 4, 2><<<grid, kTHREADS, smem, stream>>>(img, fid, dst, s, inverse); break;
-    default: tpsGridSampleKernel<TImage, TFid, 2, 3><<<grid, kTHREADS, smem, stream>>>(img, fid, dst, s, inverse); break;
-    }
+    tpsGridSampleKernel<TImage, TFid><<<grid, kTHREADS, sharedBytes(s.numFiducials, s.samplesPerBlock), stream>>>(
+        static_cast<const TImage*>(image), static_cast<const TFid*>(fiducials), static_cast<TImage*>(out), s,
+        inverse);
     return cudaGetLastError();
 }
 
-//! Resident blocks of a variant's kernel on the whole GPU: what its registers and shared memory allow.
+//! Resident blocks of the kernel on the whole GPU: what its registers and shared memory allow.
 template <typename TImage, typename TFid>
-int64_t blockSlots(int32_t variant, size_t smem)
+int64_t blockSlots(size_t smem)
 {
     int device = 0;
     int multiprocessors = 0;
     int perSm = 0;
     if (cudaGetDevice(&device) != cudaSuccess
         || cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess
-        || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, kernelFor<TImage, TFid>(variant), kTHREADS, smem)
+        || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, tpsGridSampleKernel<TImage, TFid>, kTHREADS, smem)
             != cudaSuccess)
     {
         cudaGetLastError();
@@ -290,23 +249,18 @@ int64_t blockSlots(int32_t variant, size_t smem)
 
 cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& inverse, const void* dImage,
     bool imageHalf, const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream,
-    int32_t samplesPerBlock, int32_t variant)
+    int32_t samplesPerBlock)
 {
     const int64_t outPlane = static_cast<int64_t>(shape.outHeight) * shape.outWidth;
     if (shape.batch < 0 || shape.batch > INT32_MAX || shape.channels < 1 || shape.inHeight < 1
         || shape.inWidth < 1 || outPlane < 1 || outPlane > INT32_MAX || shape.numFiducials < tps::kMIN_FIDUCIALS
-        || shape.numFiducials > tps::kMAX_FIDUCIALS || shape.numFiducials % 2 != 0 || variant < -1
-        || variant >= kNUM_VARIANTS)
+        || shape.numFiducials > tps::kMAX_FIDUCIALS || shape.numFiducials % 2 != 0)
     {
         return cudaErrorInvalidValue;
     }
     if (shape.batch == 0)
     {
         return cudaSuccess;
-    }
-    if (variant < 0)
-    {
-        variant = kDEFAULT_VARIANT;
     }
     const int64_t tiles = (outPlane + kTILE - 1) / kTILE;
     int64_t perBlock = samplesPerBlock;
@@ -317,8 +271,8 @@ cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& 
         // counted at the largest chunk's shared memory, so the wave never overflows.
         const size_t smem = sharedBytes(shape.numFiducials, kMAX_SAMPLES);
         const int64_t slots = imageHalf
-            ? (fiducialsHalf ? blockSlots<__half, __half>(variant, smem) : blockSlots<__half, float>(variant, smem))
-            : (fiducialsHalf ? blockSlots<float, __half>(variant, smem) : blockSlots<float, float>(variant, smem));
+            ? (fiducialsHalf ? blockSlots<__half, __half>(smem) : blockSlots<__half, float>(smem))
+            : (fiducialsHalf ? blockSlots<float, __half>(smem) : blockSlots<float, float>(smem));
         const int64_t chunksWanted = slots > tiles ? slots / tiles : 1;
         perBlock = (shape.batch + chunksWanted - 1) / chunksWanted;
     }
@@ -334,12 +288,11 @@ cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& 
     const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(chunks));
     if (imageHalf)
     {
-        return fiducialsHalf
-            ? launchTyped<__half, __half>(s, grid, variant, inverse, dImage, dFiducials, dOut, stream)
-            : launchTyped<__half, float>(s, grid, variant, inverse, dImage, dFiducials, dOut, stream);
+        return fiducialsHalf ? launchTyped<__half, __half>(s, grid, inverse, dImage, dFiducials, dOut, stream)
+                             : launchTyped<__half, float>(s, grid, inverse, dImage, dFiducials, dOut, stream);
     }
-    return fiducialsHalf ? launchTyped<float, __half>(s, grid, variant, inverse, dImage, dFiducials, dOut, stream)
-                         : launchTyped<float, float>(s, grid, variant, inverse, dImage, dFiducials, dOut, stream);
+    return fiducialsHalf ? launchTyped<float, __half>(s, grid, inverse, dImage, dFiducials, dOut, stream)
+                         : launchTyped<float, float>(s, grid, inverse, dImage, dFiducials, dOut, stream);
 }
 
 } // namespace starnet

@@ -12,11 +12,9 @@ namespace starnet
 //! (float32, or float16 when `fiducialsHalf`), output [N, C, outHeight, outWidth] in the image's dtype. `inverse`
 //! comes from tps::inverseDelta(F) (compute it once). All tensors are C-contiguous device memory. The shape must
 //! have passed validateTpsShape; returns cudaErrorInvalidValue otherwise. `samplesPerBlock` > 0 overrides the
-//! chunk size the launcher picks (tuning only; capped at 96). `variant` picks the sampling loop: 0 = one sample
-//! per warp at a time (64 registers), 1 = two (85), 2 = four (128); -1 = the default, measured fastest on an
-//! H200 (docs/gpu_selftest_h200.json). Any variant computes the same values.
+//! chunk size the launcher picks (tuning only; capped at 96).
 cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& inverse, const void* dImage,
     bool imageHalf, const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream,
-    int32_t samplesPerBlock = 0, int32_t variant = -1);
+    int32_t samplesPerBlock = 0);
 
 } // namespace starnet
