@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("starnet_trt.builder", "build a TensorRT engine (fp32/fp16/int8) and its sidecar from an ONNX model"),
     "quantize": ("starnet_trt.quantize", "calibrate on word images and write an explicit-INT8 (Q/DQ) ONNX model"),
     "bench": ("starnet_trt.bench", "latency and throughput per batch size, with a per-stage breakdown"),
-    "convert": ("starnet_trt.convert", "PaddleOCR STAR-Net checkpoint (.pdparams) to ONNX, without Paddle"),
+    "convert": ("starnet_trt.convert", "PaddleOCR STAR-Net (.pdparams) or DTRB TPS-ResNet-BiLSTM-CTC (.pth) to ONNX"),
 }
 
 _TORCH_MODULES = ("torch", "torchvision")

@@ -10,6 +10,12 @@ containers and NumPy arrays. Anything else in the file (a function to call, a cl
 it runs. The variant is inferred from the tensors (TPS ``large``/``small`` from the first localization conv,
 MobileNetV3 or ResNet34_vd from the parameter names, the class count from the CTC head), and a checkpoint that
 does not match exactly fails with the list of missing and unexpected names.
+
+DTRB (clovaai/deep-text-recognition-benchmark) ``TPS-ResNet-BiLSTM-CTC.pth`` state dicts become the ``dtrb_trbc``
+architecture (``model/dtrb.py``): loaded with ``torch.load(weights_only=True)`` (tensors and plain containers
+only), ``module.`` prefixes of ``nn.DataParallel`` removed, names mapped by ``DTRB_RENAMES``, the class count read
+from the CTC head, and DTRB's precomputed TPS constants (``GridGenerator.P_hat``/``inv_delta_C``) checked against
+our folded grid matrix instead of being loaded.
 """
 
 from __future__ import annotations
@@ -203,11 +209,178 @@ def _lstm_aliases(tensors: dict[str, np.ndarray]) -> list[tuple[str, str]]:
     return pairs
 
 
+# DTRB state-dict name prefix -> ours (model/dtrb.py); the rest of each name is the same on both sides.
+DTRB_RENAMES = (
+    ("Transformation.LocalizationNetwork.conv.", "transform.loc_net.conv."),
+    ("Transformation.LocalizationNetwork.localization_fc1.0.", "transform.loc_net.fc1."),
+    ("Transformation.LocalizationNetwork.localization_fc2.", "transform.loc_net.fc2."),
+    ("FeatureExtraction.ConvNet.", "backbone."),
+    ("SequenceModeling.", "neck."),
+    ("Prediction.", "head."),
+)
+DTRB_GRID_CONSTANTS = ("Transformation.GridGenerator.P_hat", "Transformation.GridGenerator.inv_delta_C")
+DTRB_CHARSET = "0123456789abcdefghijklmnopqrstuvwxyz"  # DTRB's --character default (case-insensitive models)
+MAX_PTH_BYTES = 2 * 1024**3
+
+
+def load_dtrb_state(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The tensors of a DTRB ``.pth`` (``torch.save(model.state_dict())``), ``module.`` prefixes removed.
+
+    Loaded with ``torch.load(weights_only=True)``: only tensors and plain containers are rebuilt, nothing in the
+    file is executed.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: Too large, not loadable as weights only (e.g. a pickle that would run code), or not a state
+            dict of tensors.
+    """
+    import torch
+
+    path = Path(os.fspath(path))
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    size = path.stat().st_size
+    if size > MAX_PTH_BYTES:
+        raise ValueError(f"{path}: {size} bytes is more than any DTRB checkpoint ({MAX_PTH_BYTES} max)")
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's message is a page of advice; the reason is the "WeightsUnpickler error: ..." sentence in it.
+        reason = re.search(r"WeightsUnpickler error: (.*?\.)(?:\s|$)", str(exc))
+        first = reason.group(1) if reason else (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(
+            f"{path}: refused by torch.load(weights_only=True), which admits only tensors and plain containers "
+            f"(nothing was executed): {first}"
+        ) from None
+    except Exception as exc:  # truncated zip archives, garbage bytes, ...
+        raise ValueError(f"{path}: not a loadable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not obj:
+        raise ValueError(f"{path}: expected a DTRB state dict (name -> tensor), got {type(obj).__name__}")
+    state: dict[str, Any] = {}
+    for key, value in obj.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ValueError(f"{path}: entry {key!r} is a {type(value).__name__}, expected a tensor")
+        state[key[len("module.") :] if key.startswith("module.") else key] = value
+    return state
+
+
+def _dtrb_name(name: str) -> str | None:
+    for theirs, ours in DTRB_RENAMES:
+        if name.startswith(theirs):
+            return ours + name[len(theirs) :]
+    return None
+
+
+def convert_dtrb(path: str | os.PathLike[str], *, charset: str | None = None) -> tuple[Any, str, dict[str, str]]:
+    """``dtrb_trbc`` reference model with a DTRB TPS-ResNet-BiLSTM-CTC checkpoint's weights: ``(model, charset,
+    metadata)``.
+
+    Raises:
+        ValueError: Unsafe or unreadable file, another DTRB variant (no TPS, VGG/RCNN, attention), a name or shape
+            that does not match (the message lists them), or a charset that does not fit the head.
+    """
+    import torch
+
+    from .model import build_model
+    from .model.dtrb import DTRB_FIDUCIALS, DTRB_RBF_EPS, DTRB_SIZE
+    from .model.tps import tps_grid_matrix
+
+    state = load_dtrb_state(path)
+    if not any(k.startswith("Transformation.") for k in state):
+        raise ValueError(f"{path}: no Transformation.* tensors: only DTRB's TPS-ResNet-BiLSTM-CTC is supported")
+    if any(k.startswith("Prediction.attention_cell") for k in state):
+        raise ValueError(f"{path}: an attention (Attn) prediction head: only the CTC variant is supported")
+    head = state.get("Prediction.weight")
+    if head is None or head.ndim != 2:
+        raise ValueError(f"{path}: no CTC head (Prediction.weight [classes, hidden]): not a DTRB CTC checkpoint")
+    lstm = state.get("SequenceModeling.0.rnn.weight_hh_l0")
+    hidden = int(lstm.shape[1]) if lstm is not None and lstm.ndim == 2 else 256
+    classes = int(head.shape[0])
+    charset = DTRB_CHARSET if charset is None else charset
+    if len(charset) + 1 != classes:
+        raise ValueError(
+            f"the CTC head has {classes} classes but the charset has {len(charset)} characters (+1 blank): pass the "
+            f"training --character set with --characters (or --char-dict)"
+        )
+    from .model.starnet import ARCHS
+
+    if hidden != ARCHS["dtrb_trbc"].hidden:
+        raise ValueError(f"{path}: BiLSTM hidden size {hidden}; dtrb_trbc is DTRB's default, 256")
+    model = build_model("dtrb_trbc", num_classes=classes)
+    reference = model.state_dict()
+    problems: list[str] = []
+    mapped = OrderedDict()
+    for name, value in state.items():
+        if name in DTRB_GRID_CONSTANTS:
+            continue
+        ours = _dtrb_name(name)
+        if ours is None or ours not in reference:
+            problems.append(f"unexpected {name}")
+        elif tuple(value.shape) != tuple(reference[ours].shape):
+            problems.append(f"{name}: shape {tuple(value.shape)}, expected {tuple(reference[ours].shape)}")
+        else:
+            mapped[ours] = value
+    theirs = {ours: theirs for theirs, ours in ((n, _dtrb_name(n)) for n in state) if ours}
+    for name in reference:
+        if name not in mapped and name not in theirs:
+            problems.append(f"missing {_dtrb_source_name(name)}")
+    problems += _check_dtrb_grid(state, tps_grid_matrix(DTRB_FIDUCIALS, *DTRB_SIZE, eps=DTRB_RBF_EPS))
+    if problems:
+        shown = "; ".join(problems[:12]) + (f"; ... ({len(problems)} in all)" if len(problems) > 12 else "")
+        raise ValueError(f"{path}: does not match DTRB's TPS-ResNet-BiLSTM-CTC: {shown}")
+    model.load_state_dict({k: v.to(torch.float32) if v.is_floating_point() else v for k, v in mapped.items()})
+    model.eval()
+    meta = {"starnet.converted_from": f"DTRB {Path(os.fspath(path)).name}", "starnet.training_data": "DTRB"}
+    return model, charset, meta
+
+
+def _dtrb_source_name(ours: str) -> str:
+    for theirs, prefix in DTRB_RENAMES:
+        if ours.startswith(prefix):
+            return theirs + ours[len(prefix) :]
+    return ours
+
+
+def _check_dtrb_grid(state: dict[str, Any], folded: np.ndarray) -> list[str]:
+    """DTRB stores its TPS constants; they must give our grid matrix (same F, output size and eps)."""
+    p_hat = state.get(DTRB_GRID_CONSTANTS[0])
+    inv = state.get(DTRB_GRID_CONSTANTS[1])
+    if p_hat is None or inv is None:
+        return []  # older DTRB code kept them out of the state dict; ours are computed from the architecture
+    f = folded.shape[1]
+    if tuple(p_hat.shape) != (folded.shape[0], f + 3) or tuple(inv.shape) != (f + 3, f + 3):
+        return [
+            f"TPS constants P_hat {tuple(p_hat.shape)} / inv_delta_C {tuple(inv.shape)}: expected "
+            f"{(folded.shape[0], f + 3)} / {(f + 3, f + 3)} (20 fiducials, 32x100 input)"
+        ]
+    theirs = p_hat.double().numpy() @ inv.double().numpy()[:, :f]
+    err = float(np.abs(theirs - folded).max())
+    if err > 1e-3:
+        return [f"TPS constants give a grid matrix {err:.2e} away from DTRB's 32x100 F=20 one"]
+    return []
+
+
+def read_characters(text: str) -> str:
+    """A DTRB ``--character`` string: distinct characters, blank not included."""
+    if not text:
+        raise ValueError("--characters: expected at least one character, got an empty string")
+    if len(set(text)) != len(text):
+        raise ValueError(f"--characters: repeated characters in {text!r}")
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--paddle", required=True, metavar="PDPARAMS", help="PaddleOCR v2.0 training checkpoint")
-    parser.add_argument("--arch", choices=("auto", "starnet_mv3", "starnet_r34_vd"), default="auto")
-    parser.add_argument("--char-dict", help="PaddleOCR character dictionary (default: 0-9a-z, as STAR-Net v2.0)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--paddle", metavar="PDPARAMS", help="PaddleOCR v2.0 STAR-Net training checkpoint")
+    source.add_argument("--dtrb", metavar="PTH", help="DTRB TPS-ResNet-BiLSTM-CTC state dict (.pth)")
+    parser.add_argument(
+        "--arch", choices=("auto", "starnet_mv3", "starnet_r34_vd"), default="auto", help="--paddle only"
+    )
+    parser.add_argument("--char-dict", help="character dictionary, one per line (default: 0-9a-z, as both use)")
     parser.add_argument("--use-space-char", action="store_true", help="the model was trained with a space class")
+    parser.add_argument("--characters", help="--dtrb: the training --character string (default 0-9a-z)")
     parser.add_argument("--out", required=True, help="output .onnx path")
 
 
@@ -217,10 +390,18 @@ def run(args: argparse.Namespace) -> int:
     from .export import export_model
 
     started = time.perf_counter()
+    if args.characters is not None and (args.paddle or args.char_dict):
+        raise ValueError("--characters goes with --dtrb and replaces --char-dict")
+    if args.dtrb and args.arch != "auto":
+        raise ValueError("--arch goes with --paddle; a DTRB checkpoint is always dtrb_trbc")
     charset = read_char_dict(args.char_dict, args.use_space_char) if args.char_dict else None
     if charset is None and args.use_space_char:
         raise ValueError("--use-space-char goes with --char-dict")
-    model, charset, meta = convert_paddle(args.paddle, arch=args.arch, charset=charset)
+    if args.dtrb:
+        charset = read_characters(args.characters) if args.characters is not None else charset
+        model, charset, meta = convert_dtrb(args.dtrb, charset=charset)
+    else:
+        model, charset, meta = convert_paddle(args.paddle, arch=args.arch, charset=charset)
     out = export_model(model, args.out, charset=charset, extra_metadata=meta)
     print(f"wrote {out} ({model.arch}, {len(charset)} characters) in {time.perf_counter() - started:.1f} s")
     return 0

@@ -50,11 +50,13 @@ def export_model(
     out = Path(os.fspath(out))
     model = model.eval().float()
     h, w = model.size
-    dummy = torch.zeros(2, 3, h, w)
+    # PaddleOCR STAR-Nets take 3 BGR planes; DTRB models carry their own (1-channel gray, stretched) preprocessing.
+    preprocess = getattr(model, "preprocess", None) or Preprocess(height=h, width=w)
+    dummy = torch.zeros(2, preprocess.channels, h, w)
     info = ModelInfo(
         charset=charset,
         arch=model.arch,
-        preprocess=Preprocess(height=h, width=w),
+        preprocess=preprocess,
         extra={
             "starnet.exported": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "starnet.exporter": f"starnet-trt {_package_version()} / torch {torch.__version__}",
@@ -84,7 +86,7 @@ def export_model(
         dims[1].dim_value = int(t_steps)
         dims[2].ClearField("dim_param")
         dims[2].dim_value = int(classes)
-        proto.doc_string = f"STAR-Net {model.arch} exported by starnet-trt"
+        proto.doc_string = f"{model.arch} exported by starnet-trt"
         del proto.metadata_props[:]
         for key, value in sorted(info.to_props().items()):
             entry = proto.metadata_props.add()

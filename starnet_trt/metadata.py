@@ -21,6 +21,7 @@ KEY_BLANK = "starnet.blank_index"
 KEY_OUTPUT = "starnet.output"
 KEY_FORMAT = "starnet.format_version"
 FORMAT_VERSION = "1"
+RESIZE_MODES = ("keep_ratio_pad_right", "stretch")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,11 @@ class Preprocess:
         scale: Multiplier applied to uint8 pixel values before mean/std.
         mean: Subtracted after scaling.
         std: Divisor after mean subtraction.
-        resize: ``"keep_ratio_pad_right"``: ``w' = min(ceil(h_out * w / h), width)``, pad value 0.
+        resize: ``"keep_ratio_pad_right"`` (PaddleOCR ``resize_norm_img``): ``w' = min(ceil(h_out * w / h), width)``,
+            pad value 0; 1-channel models take the BT.601 luma of the resized B, G, R values.
+            ``"stretch"`` (DTRB's ``ResizeNormalize``): every image is resized to exactly ``width x height``, no
+            padding; 1-channel models take PIL's ``convert("L")`` gray *before* resizing
+            (``(19595 R + 38470 G + 7471 B + 0x8000) >> 16``). Both resize bilinearly like ``cv2.resize``.
     """
 
     height: int = 32
@@ -77,7 +82,7 @@ class Preprocess:
             raise ValueError("preprocess channel_order 'gray' goes with channels=1, 'bgr' with channels=3")
         if self.std == 0:
             raise ValueError("preprocess std must be non-zero")
-        if self.resize != "keep_ratio_pad_right":
+        if self.resize not in RESIZE_MODES:
             raise ValueError(f"preprocess resize mode {self.resize!r} is not supported")
 
 

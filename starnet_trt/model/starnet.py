@@ -4,6 +4,9 @@
 |------------------|-------|-----------------------|----------|---------------|
 | `starnet_r34_vd` | large | ResNet34_vd           | 512      | 256           |
 | `starnet_mv3`    | small | MobileNetV3-large x0.5 | 480      | 96            |
+| `dtrb_trbc`      | DTRB  | DTRB ResNet [1,2,5,3]  | 512      | 256 (2 blocks) |
+
+``dtrb_trbc`` is DTRB's TPS-ResNet-BiLSTM-CTC (``model/dtrb.py``): 1-channel input, border padding, T = 26.
 
 Training mode returns logits ``[N,T,C]``; eval mode returns softmax probabilities (as Paddle's CTCHead).
 """
@@ -16,6 +19,7 @@ import torch
 from torch import nn
 
 from ..metadata import DEFAULT_CHARSET
+from .dtrb import DtrbTRBC
 from .mobilenet_v3 import MobileNetV3
 from .resnet_vd import ResNetVd
 from .tps import TPS
@@ -31,6 +35,7 @@ class ArchSpec:
 ARCHS = {
     "starnet_r34_vd": ArchSpec(tps="large", backbone="resnet34_vd", hidden=256),
     "starnet_mv3": ArchSpec(tps="small", backbone="mobilenet_v3", hidden=96),
+    "dtrb_trbc": ArchSpec(tps="dtrb", backbone="dtrb_resnet", hidden=256),
 }
 
 
@@ -43,6 +48,8 @@ class StarNet(nn.Module):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"unknown arch {arch!r}; expected one of {sorted(ARCHS)}")
+        if ARCHS[arch].backbone == "dtrb_resnet":
+            raise ValueError(f"{arch} is not a PaddleOCR STAR-Net: build it with build_model({arch!r})")
         spec = ARCHS[arch]
         self.arch = arch
         self.num_classes = num_classes
@@ -65,12 +72,16 @@ class StarNet(nn.Module):
         return logits if self.training else torch.softmax(logits, dim=2)
 
 
-def build_model(arch: str = "starnet_mv3", num_classes: int = len(DEFAULT_CHARSET) + 1) -> StarNet:
+def build_model(arch: str = "starnet_mv3", num_classes: int = len(DEFAULT_CHARSET) + 1) -> StarNet | DtrbTRBC:
     """Build a STAR-Net with PyTorch default initialization (the TPS last layer starts at the RARE prior).
+
+    ``dtrb_trbc`` gives DTRB's TPS-ResNet-BiLSTM-CTC (:class:`~starnet_trt.model.dtrb.DtrbTRBC`).
 
     Example:
         >>> model = build_model("starnet_mv3").eval()
         >>> model(torch.zeros(2, 3, 32, 100)).shape
         torch.Size([2, 25, 37])
     """
+    if arch in ARCHS and ARCHS[arch].backbone == "dtrb_resnet":
+        return DtrbTRBC(num_classes, hidden=ARCHS[arch].hidden)
     return StarNet(arch, num_classes)
