@@ -306,22 +306,54 @@ class Recognizer:
         """
         mode = self._on_error if on_error is None else _check_on_error(on_error)
         with self._lock:
-            backend = self._open_backend
             results: list[Result | None] = []
-            if isinstance(images, np.ndarray) and images.ndim == 4:
-                self._check_batch_array(images)
-                for start in range(0, images.shape[0], backend.max_batch):
-                    chunk = images[start : start + backend.max_batch]
-                    results.extend(self._run_array_batch(chunk, return_char_probs))
-                return results
-            start = 0
-            entries = self._iter_entries(images)
-            while True:
-                chunk = list(islice(entries, backend.max_batch))
-                if not chunk:
-                    return results
-                results.extend(self._run_entries(chunk, start, mode, return_char_probs))
-                start += len(chunk)
+            for batch in self._batches(images, mode, return_char_probs):
+                results.extend(batch)
+            return results
+
+    def recognize_iter(
+        self,
+        images: ImageInput | Iterable[ImageInput],
+        *,
+        on_error: str | None = None,
+        return_char_probs: bool = False,
+    ) -> Iterator[Result | None]:
+        """Like :meth:`recognize`, but yields the results in input order as each batch finishes.
+
+        For streams too long to hold their results (a generator of a million paths, say): memory stays bounded
+        by one batch of images and one batch of results, whatever the stream's length. Input entries are
+        consumed lazily, one batch at a time; the recognizer's lock is held per batch, so other threads may use
+        it between batches.
+
+        Example:
+            >>> for path, result in zip(paths, rec.recognize_iter(paths)):  # doctest: +SKIP
+            ...     print(path, result.text)
+        """
+        mode = self._on_error if on_error is None else _check_on_error(on_error)
+        batches = self._batches(images, mode, return_char_probs)
+        while True:
+            with self._lock:
+                batch = next(batches, None)
+            if batch is None:
+                return
+            yield from batch
+
+    def _batches(self, images: object, mode: str, char_probs: bool) -> Iterator[list[Result | None]]:
+        """Results of ``images``, one list per backend batch (callers hold the lock around each ``next``)."""
+        backend = self._open_backend
+        if isinstance(images, np.ndarray) and images.ndim == 4:
+            self._check_batch_array(images)
+            for start in range(0, images.shape[0], backend.max_batch):
+                yield self._run_array_batch(images[start : start + backend.max_batch], char_probs)
+            return
+        start = 0
+        entries = self._iter_entries(images)
+        while True:
+            chunk = list(islice(entries, backend.max_batch))
+            if not chunk:
+                return
+            yield self._run_entries(chunk, start, mode, char_probs)
+            start += len(chunk)
 
     def recognize_one(self, image: ImageInput, *, return_char_probs: bool = False) -> Result:
         """Recognize a single word image (a path or an array) and return its ``Result``; errors always raise.
@@ -395,14 +427,8 @@ class Recognizer:
     def _resize_kwargs(self) -> dict[str, Any]:
         pre = self._open_backend.metadata.preprocess
         # channel_order is the order of the *input* pixels: ours are BGR (OpenCV) by contract. The op writes BGR
-        # planes for 3-channel models and luma for 1-channel (gray) ones.
-        return {
-            "height": pre.height,
-            "width": pre.width,
-            "channels": pre.channels,
-            "channel_order": "bgr",
-            "num_threads": self._prepost_threads,
-        }
+        # planes for 3-channel models and gray for 1-channel ones (DTRB's PIL gray for its stretched inputs).
+        return {**pre.resize_kwargs(), "channel_order": "bgr", "num_threads": self._prepost_threads}
 
     def _preprocess(
         self, arrays: list[np.ndarray], positions: list[int], start: int, mode: str

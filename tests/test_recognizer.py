@@ -112,6 +112,46 @@ def test_generator_input(rec):
     assert texts(rec.recognize(text_image(w) for w in expected)) == expected
 
 
+def test_recognize_iter_streams_100k_images_in_bounded_memory(model_path):
+    """100,000 images from a generator: results in order, one bad entry skipped, memory bounded by one batch."""
+    import tracemalloc
+
+    total, bad_at = 100_000, 54_321
+    templates = {w: text_image(w) for w in WORDS}
+
+    def stream():
+        for i in range(total):
+            # A fresh array per entry, as a decoder would give: nothing is shared across the stream.
+            yield np.zeros((0, 5, 3), np.uint8) if i == bad_at else templates[WORDS[i % len(WORDS)]].copy()
+
+    with Recognizer(model_path, batch_size=64, on_error="skip") as r:
+        tracemalloc.start()
+        try:
+            mismatches = count = 0
+            for i, result in enumerate(r.recognize_iter(stream())):
+                count += 1
+                expected = None if i == bad_at else WORDS[i % len(WORDS)]
+                mismatches += (None if result is None else result.text) != expected
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert count == total and mismatches == 0
+    # All 100k images would be ~960 MB and their results ~10 MB; one batch of 64 is ~0.6 MB.
+    assert peak < 8e6, f"peak traced memory {peak / 1e6:.1f} MB: the stream is being held"
+
+
+def test_recognize_iter_matches_recognize_and_releases_the_lock_between_batches(rec):
+    expected = words(10)
+    stream = rec.recognize_iter(text_image(w) for w in expected)
+    first = next(stream)
+    assert first is not None and first.text == expected[0]
+    assert rec.recognize(text_image("abc"))[0].text == "abc"  # another call between two batches of the stream
+    assert [first.text, *texts(stream)] == expected
+    assert texts(rec.recognize_iter(np.stack([text_image(w) for w in expected]))) == expected
+    with pytest.raises(TypeError, match="images must be"):
+        next(rec.recognize_iter(b"bytes"))
+
+
 def test_return_char_probs(rec):
     result = rec.recognize(text_image("hello"), return_char_probs=True)[0]
     assert len(result.char_probs) == 5
