@@ -15,11 +15,15 @@ def resize_normalize(
     out: npt.NDArray[np.float32],
     channel_order: str = "bgr",
     num_threads: int = 0,
+    resize: str = "keep_ratio_pad_right",
+    gray: str = "bt601",
 ) -> npt.NDArray[np.int32]: ...
 def resize_normalize_cuda(
     images: Sequence[npt.NDArray[np.uint8]] | npt.NDArray[np.uint8],
     out: npt.NDArray[np.float32],
     channel_order: str = "bgr",
+    resize: str = "keep_ratio_pad_right",
+    gray: str = "bt601",
 ) -> npt.NDArray[np.int32]: ...
 def ctc_greedy_decode(
     scores: npt.NDArray[np.float32] | npt.NDArray[np.float16], blank: int = 0, num_threads: int = 0
@@ -100,4 +104,6 @@ class cuda:  # submodule, present only in CUDA builds; raw device pointers and s
         channel_order: str,
         widths: int,
         stream: int,
+        resize: str = "keep_ratio_pad_right",
+        gray: str = "bt601",
     ) -> None: ...

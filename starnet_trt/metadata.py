@@ -55,6 +55,17 @@ class Preprocess:
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
+    def resize_kwargs(self) -> dict[str, int | str]:
+        """The :func:`starnet_trt.ops.resize_normalize` arguments that reproduce this preprocessing."""
+        return {
+            "height": self.height,
+            "width": self.width,
+            "channels": self.channels,
+            "resize": self.resize,
+            # DTRB (stretch) feeds PIL's convert("L") gray; PaddleOCR-style gray models get BT.601 of the resized BGR.
+            "gray": "pil" if self.resize == "stretch" and self.channels == 1 else "bt601",
+        }
+
     @classmethod
     def from_json(cls, text: str) -> Preprocess:
         try:

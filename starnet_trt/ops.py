@@ -18,6 +18,8 @@ from .images import check_image
 __all__ = ["ctc_beam_search_decode", "ctc_greedy_decode", "resize_normalize"]
 
 _CHANNEL_ORDERS = ("bgr", "rgb")
+_RESIZE_MODES = ("keep_ratio_pad_right", "stretch")
+_GRAY_MODES = ("bt601", "pil")
 _UINT8 = np.dtype(np.uint8)
 
 
@@ -66,8 +68,10 @@ def resize_normalize(
     channels: int = 3,
     channel_order: str = "bgr",
     num_threads: int = 0,
+    resize: str = "keep_ratio_pad_right",
+    gray: str = "bt601",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """PaddleOCR ``resize_norm_img`` for a whole batch in one native pass.
+    """PaddleOCR ``resize_norm_img`` (or DTRB's ``ResizeNormalize``) for a whole batch in one native pass.
 
     Every image is resized to ``height`` keeping its aspect ratio (width ``min(ceil(height * w / h), width)``,
     bilinear exactly like ``cv2.resize(..., INTER_LINEAR)``), normalised with ``(v / 255 - 0.5) / 0.5`` and padded on
@@ -78,18 +82,23 @@ def resize_normalize(
         out: optional C-contiguous float32 ``[N, channels, height, width]`` array to write into.
         height: model input height.
         width: model input width (maximum resized width).
-        channels: 3 for BGR planes (what the model expects) or 1 for gray
-            (``0.299 R + 0.587 G + 0.114 B`` of the resized values, not rounded).
+        channels: 3 for BGR planes (what the model expects) or 1 for gray (see ``gray``).
         channel_order: channel order of the *input* images, ``"bgr"`` (OpenCV) or ``"rgb"``; the output planes are
             always BGR. Gray input is replicated; a 4th (alpha) channel is ignored.
         num_threads: worker threads over the batch; 0 uses all hardware threads (capped by N).
+        resize: ``"keep_ratio_pad_right"`` (above) or ``"stretch"``: every image resized to exactly
+            ``width x height`` (same bilinear), no padding, as DTRB's ``ResizeNormalize`` (which uses PIL bicubic).
+        gray: for ``channels=1``: ``"bt601"``, ``0.299 R + 0.587 G + 0.114 B`` of the resized values (not rounded),
+            or ``"pil"``, PIL's ``convert("L")`` of each source pixel (``(19595 R + 38470 G + 7471 B + 0x8000) >>
+            16``) before the resize, as DTRB feeds its gray models.
 
     Returns:
         ``(out, widths)``: the filled float32 batch and the int32 ``[N]`` valid (resized) widths.
 
     Raises:
         TypeError: ``images`` or an image, or ``out``, has the wrong type or dtype.
-        ValueError: empty batch, bad shape, bad ``out`` geometry or an unknown ``channel_order``.
+        ValueError: empty batch, bad shape, bad ``out`` geometry or an unknown ``channel_order``, ``resize`` or
+            ``gray``.
 
     Example:
         >>> batch, widths = resize_normalize([np.zeros((64, 128, 3), np.uint8)])
@@ -101,6 +110,12 @@ def resize_normalize(
         raise ValueError(f"channel_order: expected one of {_CHANNEL_ORDERS}, got {channel_order!r}")
     if channels not in (1, 3):
         raise ValueError(f"channels: expected 1 or 3, got {channels}")
+    if resize not in _RESIZE_MODES:
+        raise ValueError(f"resize: expected one of {_RESIZE_MODES}, got {resize!r}")
+    if gray not in _GRAY_MODES:
+        raise ValueError(f"gray: expected one of {_GRAY_MODES}, got {gray!r}")
+    if gray == "pil" and channels != 1:
+        raise ValueError(f"gray='pil' makes a 1-channel input: expected channels=1, got {channels}")
     if height < 1 or width < 1:
         raise ValueError(f"height and width: expected >= 1, got {height}x{width}")
     expected = (n, channels, height, width)
@@ -117,7 +132,7 @@ def resize_normalize(
             raise ValueError("out: expected a C-contiguous array, got a strided view")
         if not out.flags.writeable:
             raise ValueError("out: expected a writeable array, got a read-only one")
-    widths = _core.resize_normalize(images, out, channel_order, int(num_threads))
+    widths = _core.resize_normalize(images, out, channel_order, int(num_threads), resize, gray)
     return out, widths
 
 

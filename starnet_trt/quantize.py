@@ -178,12 +178,7 @@ class StarNetCalibrationReader:
 
         pre = self._pre
         for first in range(0, len(self._images), self._batch):
-            batch, _ = resize_normalize(
-                self._images[first : first + self._batch],
-                height=pre.height,
-                width=pre.width,
-                channels=pre.channels,
-            )
+            batch, _ = resize_normalize(self._images[first : first + self._batch], **pre.resize_kwargs())
             yield {self._input: batch}
 
     def get_next(self) -> dict[str, np.ndarray] | None:

@@ -166,6 +166,29 @@ bool parseChannelOrder(const std::string& order)
     throw std::invalid_argument("channel_order: expected 'bgr' or 'rgb', got '" + order + "'");
 }
 
+//! `resize` and `gray` as ops.resize_normalize spells them (metadata Preprocess.resize and the gray conversion).
+starnet::ResizeMode parseResizeMode(const std::string& resize, const std::string& gray)
+{
+    starnet::ResizeMode mode;
+    if (resize == "stretch")
+    {
+        mode.stretch = true;
+    }
+    else if (resize != "keep_ratio_pad_right")
+    {
+        throw std::invalid_argument("resize: expected 'keep_ratio_pad_right' or 'stretch', got '" + resize + "'");
+    }
+    if (gray == "pil")
+    {
+        mode.grayBeforeResize = true;
+    }
+    else if (gray != "bt601")
+    {
+        throw std::invalid_argument("gray: expected 'bt601' or 'pil', got '" + gray + "'");
+    }
+    return mode;
+}
+
 py::array requireArray(const py::object& obj, const char* name)
 {
     if (!py::isinstance<py::array>(obj))
@@ -176,8 +199,8 @@ py::array requireArray(const py::object& obj, const char* name)
     return py::reinterpret_borrow<py::array>(obj);
 }
 
-py::array_t<int32_t> resizeNormalize(
-    const py::object& images, const py::array& out, const std::string& channelOrder, int32_t numThreads, bool onDevice)
+py::array_t<int32_t> resizeNormalize(const py::object& images, const py::array& out, const std::string& channelOrder,
+    int32_t numThreads, bool onDevice, const starnet::ResizeMode& mode)
 {
     const bool inputIsRgb = parseChannelOrder(channelOrder);
     std::vector<py::array> keepAlive;
@@ -186,7 +209,8 @@ py::array_t<int32_t> resizeNormalize(
     {
         throw std::invalid_argument("images: expected at least one image, got an empty batch");
     }
-    const starnet::ResizeOutput o = describeOutput(out, descs.size());
+    starnet::ResizeOutput o = describeOutput(out, descs.size());
+    o.mode = mode;
     starnet::validateResizeArgs(descs, o);
     py::array_t<int32_t> widths(static_cast<py::ssize_t>(descs.size()));
     int32_t* w = widths.mutable_data();
@@ -464,18 +488,25 @@ PYBIND11_MODULE(_core, m)
 
     m.def(
         "resize_normalize",
-        [](const py::object& images, const py::object& out, const std::string& channelOrder, int32_t numThreads) {
-            return resizeNormalize(images, requireArray(out, "out"), channelOrder, numThreads, false);
+        [](const py::object& images, const py::object& out, const std::string& channelOrder, int32_t numThreads,
+            const std::string& resize, const std::string& gray) {
+            return resizeNormalize(
+                images, requireArray(out, "out"), channelOrder, numThreads, false, parseResizeMode(resize, gray));
         },
         py::arg("images"), py::arg("out"), py::arg("channel_order") = "bgr", py::arg("num_threads") = 0,
-        "Resize (cv2 INTER_LINEAR, keep ratio), normalise to [-1, 1] and right-pad uint8 images into `out` "
-        "(float32 [N, 1|3, H, W], C-contiguous). Returns the valid widths (int32 [N]).");
+        py::arg("resize") = "keep_ratio_pad_right", py::arg("gray") = "bt601",
+        "Resize (cv2 INTER_LINEAR; keep ratio + right pad, or stretch), normalise to [-1, 1] uint8 images into "
+        "`out` (float32 [N, 1|3, H, W], C-contiguous); gray 'pil' converts each source pixel like PIL's "
+        "convert('L') before resizing (1-channel out). Returns the valid widths (int32 [N]).");
     m.def(
         "resize_normalize_cuda",
-        [](const py::object& images, const py::object& out, const std::string& channelOrder) {
-            return resizeNormalize(images, requireArray(out, "out"), channelOrder, 0, true);
+        [](const py::object& images, const py::object& out, const std::string& channelOrder, const std::string& resize,
+            const std::string& gray) {
+            return resizeNormalize(
+                images, requireArray(out, "out"), channelOrder, 0, true, parseResizeMode(resize, gray));
         },
         py::arg("images"), py::arg("out"), py::arg("channel_order") = "bgr",
+        py::arg("resize") = "keep_ratio_pad_right", py::arg("gray") = "bt601",
         "Same as resize_normalize, computed by the CUDA kernel (host arrays in and out). Raises RuntimeError in a "
         "build without CUDA.");
     m.def(
@@ -587,14 +618,16 @@ PYBIND11_MODULE(_core, m)
     raw.def(
         "resize_normalize",
         [](uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf, int32_t outChannels,
-            int32_t outH, int32_t outW, const std::string& channelOrder, uintptr_t widths, uintptr_t stream) {
+            int32_t outH, int32_t outW, const std::string& channelOrder, uintptr_t widths, uintptr_t stream,
+            const std::string& resize, const std::string& gray) {
             const bool rgb = parseChannelOrder(channelOrder);
+            const starnet::ResizeMode mode = parseResizeMode(resize, gray);
             py::gil_scoped_release release;
             starnet::launchResizeNormalizeRaw(
-                images, descs, batch, out, outHalf, outChannels, outH, outW, rgb, widths, stream);
+                images, descs, batch, out, outHalf, outChannels, outH, outW, rgb, widths, stream, mode);
         },
         py::arg("images"), py::arg("descs"), py::arg("batch"), py::arg("out"), py::arg("out_half"),
         py::arg("out_channels"), py::arg("out_height"), py::arg("out_width"), py::arg("channel_order"),
-        py::arg("widths"), py::arg("stream"));
+        py::arg("widths"), py::arg("stream"), py::arg("resize") = "keep_ratio_pad_right", py::arg("gray") = "bt601");
 #endif
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "platform.h"
+#include "resizeMode.h"
 
 #include <cmath>
 #include <cstdint>
@@ -38,6 +39,12 @@ STARNET_HD inline int32_t resizedWidth(int32_t height, int32_t width, int32_t ou
     const double wanted = ceil(static_cast<double>(outH) * ratio);
     int32_t w = wanted > static_cast<double>(outW) ? outW : static_cast<int32_t>(wanted);
     return w < 1 ? 1 : w;
+}
+
+//! Width the image takes in the output: the keep-ratio width, or the whole output width when stretching.
+STARNET_HD inline int32_t fittedWidth(int32_t height, int32_t width, int32_t outH, int32_t outW, const ResizeMode& mode)
+{
+    return mode.stretch ? outW : resizedWidth(height, width, outH, outW);
 }
 
 //! OpenCV's source-to-destination scale: it stores `inv_scale = dst / src` and inverts it, which can differ
@@ -152,6 +159,16 @@ STARNET_HD inline float grayFromBgr(uint8_t b, uint8_t g, uint8_t r)
 #else
     return 0.114f * static_cast<float>(b) + 0.587f * static_cast<float>(g) + 0.299f * static_cast<float>(r);
 #endif
+}
+
+//! PIL's Image.convert("L") of one pixel (ITU-R 601-2 luma in 16-bit fixed point, rounded): what DTRB feeds its
+//! gray models. Computed per source pixel, before the resize.
+STARNET_HD inline uint8_t pilGray(uint8_t b, uint8_t g, uint8_t r)
+{
+    return static_cast<uint8_t>(
+        (static_cast<uint32_t>(r) * 19595u + static_cast<uint32_t>(g) * 38470u + static_cast<uint32_t>(b) * 7471u
+            + 0x8000u)
+        >> 16);
 }
 
 //! Source channel that feeds output plane `plane` (planes are always B, G, R). Gray input feeds all three;

@@ -55,6 +55,9 @@ struct Scratch
     std::vector<int16_t> rows[2];
     std::vector<uint8_t> levels; // vertical result of one output row, same layout
     int32_t rowIds[2]{-1, -1};
+    // Gray before the resize (ResizeMode::grayBeforeResize): byte offsets of the B, G, R source channels.
+    bool grayFirst{false};
+    int64_t grayChannel[3]{0, 0, 0};
 };
 
 //! Any strides: the scalar form of the horizontal pass. `lanes` is 1 (gray input) or kLANES.
@@ -75,6 +78,21 @@ void horizontalGeneric(const uint8_t* src, int64_t strideC, int32_t lanes, int32
         {
             d[3] = 0;
         }
+    }
+}
+
+//! PIL's convert("L") of both taps' source pixels, then the horizontal pass, into one lane: DTRB's gray-then-resize.
+void horizontalGrayFirst(const uint8_t* src, int32_t rw, const Scratch& s, int16_t* dst)
+{
+    const int64_t* ch = s.grayChannel;
+    for (int32_t x = 0; x < rw; ++x)
+    {
+        const resize::LinearTap t{0, 0, s.xW0[static_cast<size_t>(x)], s.xW1[static_cast<size_t>(x)]};
+        const uint8_t* p0 = src + s.xOff0[static_cast<size_t>(x)];
+        const uint8_t* p1 = src + s.xOff1[static_cast<size_t>(x)];
+        const uint8_t g0 = resize::pilGray(p0[ch[0]], p0[ch[1]], p0[ch[2]]);
+        const uint8_t g1 = resize::pilGray(p1[ch[0]], p1[ch[1]], p1[ch[2]]);
+        dst[x] = resize::verticalInput(resize::horizontal(g0, g1, t));
     }
 }
 
@@ -163,6 +181,11 @@ void horizontalRow(
     const ImageDesc& img, const uint8_t* base, int32_t r, int32_t lanes, int32_t rw, const Scratch& s, int16_t* dst)
 {
     const uint8_t* src = base + r * img.strideY;
+    if (s.grayFirst)
+    {
+        horizontalGrayFirst(src, rw, s, dst);
+        return;
+    }
 #if defined(__SSE2__)
     if (lanes == kLANES && img.strideC == 1 && img.strideX == img.channels)
     {
@@ -255,14 +278,19 @@ void prefetchRows(const ImageDesc& img, const uint8_t* base, const resize::Linea
 void resizeOne(
     const ImageDesc& img, const ResizeOutput& out, bool inputIsRgb, float* dst, int32_t& widthOut, Scratch& s)
 {
-    const int32_t rw = resize::resizedWidth(img.height, img.width, out.height, out.width);
+    const int32_t rw = resize::fittedWidth(img.height, img.width, out.height, out.width, out.mode);
     widthOut = rw;
+    s.grayFirst = out.channels == 1 && out.mode.grayBeforeResize && img.channels != 1;
+    for (int32_t p = 0; p < 3; ++p)
+    {
+        s.grayChannel[p] = resize::sourceChannel(p, img.channels, inputIsRgb) * img.strideC;
+    }
     s.rowIds[0] = s.rowIds[1] = -1;
     // The first output row reads source rows 0 and 1 (or only 0): fetch them while the taps are computed.
     const uint8_t* base = img.data + img.offset;
     prefetchRows(img, base, resize::LinearTap{0, img.height > 1 ? 1 : 0, 0, 0}, s);
     computeTaps(img, rw, out.height, s);
-    const int32_t lanes = img.channels == 1 ? 1 : kLANES;
+    const int32_t lanes = (img.channels == 1 || s.grayFirst) ? 1 : kLANES;
     const size_t count = static_cast<size_t>(rw) * static_cast<size_t>(lanes);
     for (auto& row : s.rows)
     {
@@ -346,6 +374,10 @@ void validateResizeArgs(const std::vector<ImageDesc>& images, const ResizeOutput
     if (out.channels != 1 && out.channels != 3)
     {
         throw std::invalid_argument("output channels must be 1 or 3, got " + std::to_string(out.channels));
+    }
+    if (out.mode.grayBeforeResize && out.channels != 1)
+    {
+        throw std::invalid_argument("gray before resize needs a 1-channel output, got " + std::to_string(out.channels));
     }
     if (out.height < 1 || out.width < 1)
     {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/imageDesc.h"
+#include "core/resizeMode.h"
 
 #include <cstdint>
 #include <vector>
@@ -16,6 +17,7 @@ struct ResizeOutput
     int32_t channels{3};
     int32_t height{32};
     int32_t width{100};
+    ResizeMode mode{}; //!< keep-ratio + pad (PaddleOCR) or stretch (DTRB); gray before or after the resize
 };
 
 //! Throws std::invalid_argument when an image or the output description is unusable.

@@ -103,7 +103,7 @@ void resizeNormalizeDevice(
     check(cudaMemcpy(dDescs.as<void>(), descs.data(), descs.size() * sizeof(ImageDesc), cudaMemcpyHostToDevice),
         "upload descriptors");
     check(launchResizeNormalize(dImages.as<uint8_t>(), dDescs.as<ImageDesc>(), n, dOut.as<void>(), false, out.channels,
-              out.height, out.width, inputIsRgb, dWidths.as<int32_t>(), nullptr),
+              out.height, out.width, inputIsRgb, dWidths.as<int32_t>(), nullptr, out.mode),
         "launchResizeNormalize");
     check(cudaMemcpy(out.data, dOut.as<void>(), outCount * sizeof(float), cudaMemcpyDeviceToHost), "download output");
     check(cudaMemcpy(widths, dWidths.as<void>(), static_cast<size_t>(n) * sizeof(int32_t), cudaMemcpyDeviceToHost),
@@ -213,11 +213,12 @@ void launchCtcGreedyDecodeRaw(uintptr_t scores, bool isHalf, int32_t batch, int3
 }
 
 void launchResizeNormalizeRaw(uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf,
-    int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, uintptr_t widths, uintptr_t stream)
+    int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, uintptr_t widths, uintptr_t stream,
+    ResizeMode mode)
 {
     check(launchResizeNormalize(reinterpret_cast<const uint8_t*>(images), reinterpret_cast<const ImageDesc*>(descs),
               batch, reinterpret_cast<void*>(out), outHalf, outChannels, outH, outW, inputIsRgb,
-              reinterpret_cast<int32_t*>(widths), reinterpret_cast<cudaStream_t>(stream)),
+              reinterpret_cast<int32_t*>(widths), reinterpret_cast<cudaStream_t>(stream), mode),
         "launchResizeNormalize");
 }
 

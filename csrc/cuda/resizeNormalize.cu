@@ -39,7 +39,7 @@ __device__ inline OffsetTap offsetTap(const resize::LinearTap& t, int64_t stride
 template <typename TOut>
 __global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t* __restrict__ images,
     const ImageDesc* __restrict__ descs, int32_t batch, TOut* __restrict__ out, int32_t outChannels, int32_t outH,
-    int32_t outW, bool inputIsRgb, int32_t* __restrict__ widths)
+    int32_t outW, bool inputIsRgb, int32_t* __restrict__ widths, ResizeMode mode)
 {
     extern __shared__ OffsetTap taps[]; // outW column taps, then outH row taps
     __shared__ float table[256];
@@ -50,7 +50,7 @@ __global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t
     if (threadIdx.x == 0)
     {
         // The image's double-precision constants once per block (three divisions), not once per thread.
-        const int32_t w = resize::resizedWidth(d.height, d.width, outH, outW);
+        const int32_t w = resize::fittedWidth(d.height, d.width, outH, outW, mode);
         resizedWidth = w;
         scales[0] = resize::linearScale(d.width, w);
         scales[1] = resize::linearScale(d.height, outH);
@@ -83,6 +83,8 @@ __global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t
     {
         source[p] = static_cast<int32_t>(resize::sourceChannel(p, d.channels, inputIsRgb) * d.strideC);
     }
+    // DTRB's gray models: PIL's convert("L") of every source pixel the taps read, then the resize.
+    const bool grayFirst = outChannels == 1 && mode.grayBeforeResize && d.channels != 1;
     // (y, x) of pixel i, advanced incrementally by the block stride (no division in the loop).
     int32_t y = static_cast<int32_t>(threadIdx.x) / outW;
     int32_t x = static_cast<int32_t>(threadIdx.x) - y * outW;
@@ -103,29 +105,43 @@ __global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t
             const OffsetTap cy = ty[y];
             const resize::LinearTap wx{0, 0, cx.w0, cx.w1};
             const resize::LinearTap wy{0, 0, cy.w0, cy.w1};
-            uint8_t bgr[3];
-#pragma unroll
-            for (int32_t p = 0; p < 3; ++p)
+            if (grayFirst)
             {
-                const uint8_t* r0 = base + cy.o0 + source[p];
-                const uint8_t* r1 = base + cy.o1 + source[p];
-                const int32_t h0 = resize::horizontal(__ldg(r0 + cx.o0), __ldg(r0 + cx.o1), wx);
-                const int32_t h1 = resize::horizontal(__ldg(r1 + cx.o0), __ldg(r1 + cx.o1), wx);
-                bgr[p] = resize::vertical(h0, h1, wy);
-            }
-            if (outChannels == 3)
-            {
-#pragma unroll
-                for (int32_t p = 0; p < 3; ++p)
-                {
-                    storeValue(dst, static_cast<int64_t>(p) * plane + i, table[bgr[p]]);
-                }
+                const uint8_t* r0 = base + cy.o0;
+                const uint8_t* r1 = base + cy.o1;
+                const auto gray = [&](const uint8_t* px) {
+                    return resize::pilGray(__ldg(px + source[0]), __ldg(px + source[1]), __ldg(px + source[2]));
+                };
+                const int32_t h0 = resize::horizontal(gray(r0 + cx.o0), gray(r0 + cx.o1), wx);
+                const int32_t h1 = resize::horizontal(gray(r1 + cx.o0), gray(r1 + cx.o1), wx);
+                storeValue(dst, i, table[resize::vertical(h0, h1, wy)]);
             }
             else
             {
-                storeValue(dst, i,
-                    d.channels == 1 ? table[bgr[0]]
-                                    : resize::normalize(resize::grayFromBgr(bgr[0], bgr[1], bgr[2])));
+                uint8_t bgr[3];
+#pragma unroll
+                for (int32_t p = 0; p < 3; ++p)
+                {
+                    const uint8_t* r0 = base + cy.o0 + source[p];
+                    const uint8_t* r1 = base + cy.o1 + source[p];
+                    const int32_t h0 = resize::horizontal(__ldg(r0 + cx.o0), __ldg(r0 + cx.o1), wx);
+                    const int32_t h1 = resize::horizontal(__ldg(r1 + cx.o0), __ldg(r1 + cx.o1), wx);
+                    bgr[p] = resize::vertical(h0, h1, wy);
+                }
+                if (outChannels == 3)
+                {
+#pragma unroll
+                    for (int32_t p = 0; p < 3; ++p)
+                    {
+                        storeValue(dst, static_cast<int64_t>(p) * plane + i, table[bgr[p]]);
+                    }
+                }
+                else
+                {
+                    storeValue(dst, i,
+                        d.channels == 1 ? table[bgr[0]]
+                                        : resize::normalize(resize::grayFromBgr(bgr[0], bgr[1], bgr[2])));
+                }
             }
         }
         x += stepX;
@@ -142,9 +158,10 @@ __global__ void __launch_bounds__(kBLOCK, 2) resizeNormalizeKernel(const uint8_t
 
 cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDescs, int32_t batch, void* dOut,
     bool outHalf, int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, int32_t* dWidths,
-    cudaStream_t stream)
+    cudaStream_t stream, ResizeMode mode)
 {
-    if (batch <= 0 || outH <= 0 || outW <= 0 || (outChannels != 1 && outChannels != 3))
+    if (batch <= 0 || outH <= 0 || outW <= 0 || (outChannels != 1 && outChannels != 3)
+        || (mode.grayBeforeResize && outChannels != 1))
     {
         return cudaErrorInvalidValue;
     }
@@ -157,12 +174,12 @@ cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDesc
     if (outHalf)
     {
         resizeNormalizeKernel<<<blocks, kBLOCK, tapBytes, stream>>>(dImages, dDescs, batch,
-            static_cast<__half*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths);
+            static_cast<__half*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths, mode);
     }
     else
     {
         resizeNormalizeKernel<<<blocks, kBLOCK, tapBytes, stream>>>(dImages, dDescs, batch,
-            static_cast<float*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths);
+            static_cast<float*>(dOut), outChannels, outH, outW, inputIsRgb, dWidths, mode);
     }
     return cudaGetLastError();
 }

@@ -1,0 +1,18 @@
+// How resize_normalize fits an image into the model input, shared by the CPU loops and the CUDA kernel.
+#pragma once
+
+namespace starnet
+{
+
+//! The defaults are PaddleOCR's resize_norm_img; {true, true} is DTRB's demo/eval pipeline (ResizeNormalize).
+struct ResizeMode
+{
+    //! false: keep the aspect ratio at the output height, width min(ceil(outH * w / h), outW), zero padding on the
+    //! right. true: every image is resized to exactly outW x outH (no padding).
+    bool stretch{false};
+    //! 1-channel outputs only. false: BT.601 luma (float) of the resized B, G, R values. true: PIL's
+    //! Image.convert("L") of each *source* pixel (integer, rounded), then the resize.
+    bool grayBeforeResize{false};
+};
+
+} // namespace starnet
