@@ -38,10 +38,11 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from . import argcheck
 from .atomic import atomic_write_bytes, atomic_write_path
 from .graph.check import CheckedModel, check_onnx
 
@@ -210,8 +211,12 @@ def parse_batch(text: str | Sequence[int]) -> tuple[int, int, int]:
             values = [int(p) for p in parts]
         except ValueError:
             raise ValueError(f"--batch must be MIN:OPT:MAX or N (integers), got {text!r}") from None
+    elif isinstance(text, int) and not isinstance(text, bool):
+        values = [text]
+    elif isinstance(text, Sequence) and all(isinstance(v, int) and not isinstance(v, bool) for v in text):
+        values = list(text)
     else:
-        values = [int(v) for v in text]
+        raise TypeError(f"batch must be 'MIN:OPT:MAX', an int or a sequence of ints, got {type(text).__name__}")
     if len(values) == 1:
         values *= 3
     if len(values) != 3:
@@ -304,7 +309,14 @@ def _network_flags(tensorrt: TensorRTModule, weakly_typed: bool) -> int:
 def _parse(tensorrt: TensorRTModule, network: Any, logger: Any, graph: bytes, path: Path) -> Any:
     """Parse ``graph`` into ``network``; returns the parser, which must outlive the build (it owns weights)."""
     parser = tensorrt.module.OnnxParser(network, logger)
-    if not parser.parse(graph, str(path)):
+    # The path only locates external weights, which starnet-trt models never have; TensorRT's binding takes it
+    # as UTF-8, which a non-UTF-8 file name (decoded with surrogate escapes) is not.
+    try:
+        str(path).encode()
+        parsed = parser.parse(graph, str(path))
+    except UnicodeEncodeError:
+        parsed = parser.parse(graph)
+    if not parsed:
         errors = [_parser_error(parser.get_error(i)) for i in range(parser.num_errors)]
         raise ValueError(
             f"TensorRT {tensorrt.version} cannot parse {str(path)!r}: " + " | ".join(errors or logger.errors)
@@ -324,11 +336,17 @@ def _parser_error(error: Any) -> str:
 
 def _load_timing_cache(config: Any, path: Path) -> int:
     """Attach the timing cache in ``path`` (a new one when the file does not exist); returns the bytes loaded."""
+    if path.is_dir():
+        raise IsADirectoryError(f"timing_cache must be a file path, got the directory {str(path)!r}")
     data = path.read_bytes() if path.is_file() else b""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # TensorRT-RTX: timing cache calls are no-ops
-        cache = config.create_timing_cache(data)
-        if not config.set_timing_cache(cache, ignore_mismatch=False):
+        try:
+            cache = config.create_timing_cache(data)
+        except Exception as exc:  # a corrupt or truncated cache file: TensorRT refuses to deserialize it
+            log.warning("timing cache %s is unreadable (%s); starting a new one", path, exc)
+            cache, data = config.create_timing_cache(b""), b""
+        if cache is None or not config.set_timing_cache(cache, ignore_mismatch=False):
             log.warning("timing cache %s does not match this TensorRT/GPU; starting a new one", path)
             cache = config.create_timing_cache(b"")
             config.set_timing_cache(cache, ignore_mismatch=True)
@@ -367,12 +385,24 @@ class BuildOptions:
     save_onnx: Path | None = None
 
     def validate(self) -> None:
-        if self.plugins not in ("auto", "none"):
-            raise ValueError(f"plugins must be 'auto' or 'none', got {self.plugins!r}")
-        if self.workspace_mb is not None and self.workspace_mb < 1:
-            raise ValueError(f"--workspace must be >= 1 MiB, got {self.workspace_mb}")
-        if self.opt_level is not None and not 0 <= self.opt_level <= 5:
-            raise ValueError(f"--opt-level must be 0..5, got {self.opt_level}")
+        from .quantize import CALIB_METHODS, PrecisionPolicy
+
+        for name in ("fp16", "int8", "gpu_fallback"):
+            argcheck.require_bool(getattr(self, name), name)
+        argcheck.optional_path(self.calib, "calib")
+        argcheck.require_int(self.calib_count, "calib_count", 1)
+        argcheck.require_choice(self.calib_method, "calib_method", CALIB_METHODS)
+        if self.policy is not None and not isinstance(self.policy, PrecisionPolicy):
+            raise TypeError(f"policy must be a PrecisionPolicy or None, got {type(self.policy).__name__}")
+        argcheck.require_choice(self.trt, "trt", ("auto", *FLAVOURS))
+        argcheck.require_choice(self.plugins, "plugins", ("auto", "none"))
+        argcheck.optional_str(self.charset, "charset")
+        argcheck.optional_int(self.workspace_mb, "workspace_mb (--workspace, MiB)", 1)
+        argcheck.optional_int(self.opt_level, "opt_level (--opt-level)", 0, 5)
+        argcheck.optional_int(self.dla_core, "dla_core (--dla-core)", 0)
+        for cc in self.compute_capabilities:
+            if not isinstance(cc, str):
+                raise TypeError(f"compute_capabilities must be strings like '8.9', got {type(cc).__name__} {cc!r}")
         if self.gpu_fallback and self.dla_core is None:
             raise ValueError("--gpu-fallback goes with --dla-core")
         if self.dla_core is not None and not is_jetson():
@@ -439,13 +469,25 @@ def build_engine(
         >>> r.sidecar["precision"]  # doctest: +SKIP
         'fp16'
     """
-    say = progress or (lambda line: log.info("%s", line))
+    say = argcheck.optional_callable(progress, "progress") or (lambda line: log.info("%s", line))
     started = time.perf_counter()
-    cache = Path(os.fspath(timing_cache)) if timing_cache is not None else None
+    cache = argcheck.optional_path(timing_cache, "timing_cache")
+    if cache is not None and cache.is_dir():
+        raise IsADirectoryError(f"timing_cache must be a file path, got the directory {str(cache)!r}")
+    if isinstance(compute_capabilities, str):  # "8.9" or "8.6,8.9", as on the command line
+        compute_capabilities = [c.strip() for c in compute_capabilities.split(",") if c.strip()]
+    unknown = sorted(set(options) - {f.name for f in fields(BuildOptions)} | ({"batch", "timing_cache"} & set(options)))
+    if unknown:
+        known = sorted({f.name for f in fields(BuildOptions)} - {"batch", "timing_cache", "compute_capabilities"})
+        raise TypeError(f"build_engine got unknown option(s) {unknown}; the options are {known}")
+    if "save_onnx" in options and options["save_onnx"] is not None:
+        options["save_onnx"] = argcheck.output_file(options["save_onnx"], "save_onnx")
     opts = BuildOptions(
         batch=parse_batch(batch), timing_cache=cache, compute_capabilities=tuple(compute_capabilities), **options
     )
     opts.validate()
+    if engine_path is not None:
+        engine_path = argcheck.output_file(engine_path, "engine_path")
     checked = check_onnx(onnx_path, charset=opts.charset)
     if opts.int8 and not checked.quantized and opts.calib is None:
         raise ValueError(
@@ -696,7 +738,7 @@ def _sidecar(
     return {
         "format": SIDECAR_FORMAT,
         "format_version": SIDECAR_VERSION,
-        "engine": engine_path.name,
+        "engine": _json_name(engine_path.name),
         "engine_sha256": hashlib.sha256(engine).hexdigest(),
         "engine_bytes": len(engine),
         "precision": precision,
@@ -719,7 +761,7 @@ def _sidecar(
         },
         "plugins": plugin_records,
         "onnx": {
-            "file": checked.path.name,
+            "file": _json_name(checked.path.name),
             "sha256": checked.sha256,
             "opset": checked.opset,
             "built_graph_sha256": built_graph,
@@ -734,6 +776,12 @@ def _sidecar(
         "built_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "built_by": f"starnet-trt {__version__}",
     }
+
+
+def _json_name(name: str) -> str:
+    """A file name for the sidecar: undecodable bytes of a non-UTF-8 name (surrogate escapes) as \\udcXX, since
+    JSON text must be valid UTF-8."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _io_records(values: Any) -> list[dict[str, Any]]:

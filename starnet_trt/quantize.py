@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from . import argcheck
 from .atomic import atomic_write_path
 from .graph.check import CheckedModel, check_onnx
 from .graph.cleanup import bypass_initializer_identities
@@ -346,8 +347,10 @@ def quantize_model(
         ``starnet.quantization`` (method, image count, policy).
 
     Raises:
+        TypeError: An argument of the wrong type (the message names it).
         FileNotFoundError: ``onnx_model`` or ``calib`` is missing.
-        ValueError: Bad model, already quantized, or no readable calibration images.
+        IsADirectoryError: ``out`` is a directory.
+        ValueError: Bad model, already quantized, no readable calibration images, or an argument out of range.
 
     Example:
         >>> quantize_model("starnet_mv3.onnx", "data/iiit5k/train.txt", "starnet_mv3.int8.onnx")  # doctest: +SKIP
@@ -356,9 +359,17 @@ def quantize_model(
     import onnxruntime
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
-    say = progress or (lambda line: log.info("%s", line))
+    say = argcheck.optional_callable(progress, "progress") or (lambda line: log.info("%s", line))
+    if policy is not None and not isinstance(policy, PrecisionPolicy):
+        raise TypeError(f"policy must be a PrecisionPolicy or None, got {type(policy).__name__}")
     policy = policy or PrecisionPolicy()
     calibrate_method = _method(method)
+    argcheck.require_path(calib, "calib")
+    argcheck.require_int(calib_count, "calib_count", 1)
+    argcheck.require_int(batch_size, "batch_size", 1)
+    argcheck.optional_str(charset, "charset")
+    if out is not None:
+        out = argcheck.output_file(out, "out")
     started = time.perf_counter()
     checked = onnx_model if isinstance(onnx_model, CheckedModel) else check_onnx(onnx_model, charset=charset)
     if checked.quantized:

@@ -69,9 +69,9 @@ def load_onnx(path: str | os.PathLike[str]) -> Any:
     """
     import onnx
 
-    if not isinstance(path, (str, os.PathLike)):
+    if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError(f"expected an ONNX model path (str or os.PathLike), got {type(path).__name__}")
-    p = Path(os.fspath(path))
+    p = Path(os.fsdecode(os.fspath(path)))  # bytes names (not UTF-8) decode like os.listdir's
     if p.is_dir():
         raise IsADirectoryError(f"expected an ONNX model file, got a directory: {str(p)!r}")
     if not p.is_file():
@@ -109,7 +109,8 @@ def check_onnx(path: str | os.PathLike[str], *, charset: str | None = None) -> C
     import onnx
 
     proto = load_onnx(path)
-    where = repr(os.fspath(path))
+    p = Path(os.fsdecode(os.fspath(path)))
+    where = repr(str(p))
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
     if opset < MIN_OPSET:
         raise ValueError(f"{where}: opset {opset} is too old; the builder needs opset >= {MIN_OPSET} (GridSample)")
@@ -171,10 +172,10 @@ def check_onnx(path: str | os.PathLike[str], *, charset: str | None = None) -> C
         )
     quantized = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in proto.graph.node)
     return CheckedModel(
-        path=Path(os.fspath(path)),
+        path=p,
         proto=proto,
         info=info,
-        sha256=sha256_of(os.fspath(path)),
+        sha256=sha256_of(p),
         opset=opset,
         input_name=inp.name,
         input_shape=(c, h, w),
