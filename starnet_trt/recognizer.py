@@ -139,7 +139,8 @@ class Recognizer:
         FileNotFoundError: The model file does not exist (or no default model is bundled).
         ValueError: The model cannot be loaded, lacks starnet-trt metadata, or disagrees with it (e.g. the
             charset size vs. the output's class count).
-        RuntimeError: The backend is not available in this build (TensorRT, for now).
+        RuntimeError: The TensorRT backend cannot run here: this build lacks its C++ runtime, or TensorRT, the
+            plugin library or a CUDA GPU is missing (the message says which and how to fix it).
 
     Example:
         >>> with Recognizer("starnet_mv3.onnx") as rec:  # doctest: +SKIP
@@ -418,6 +419,10 @@ class Recognizer:
             arrays.append(img)  # type: ignore[arg-type]
         if not arrays:
             return out
+        if self._open_backend.decodes_on_device:
+            for k, result in zip(good_pos, self._device_decode(arrays, char_probs), strict=True):
+                out[k] = result
+            return out
         good_pos, n = self._preprocess(arrays, good_pos, start, mode)
         if n:
             for k, result in zip(good_pos, self._infer_decode(n, char_probs), strict=True):
@@ -460,6 +465,8 @@ class Recognizer:
 
     def _run_array_batch(self, batch: np.ndarray, char_probs: bool) -> list[Result | None]:
         backend = self._open_backend
+        if backend.decodes_on_device:
+            return list(self._device_decode(batch, char_probs))
         n = batch.shape[0]
         t0 = time.perf_counter()
         self._ops.resize_normalize(batch, out=backend.input_buffer(n), **self._resize_kwargs())
@@ -478,17 +485,41 @@ class Recognizer:
         indices, _lengths, confidences = self._ops.ctc_greedy_decode(
             scores, blank=backend.metadata.blank_index, num_threads=self._prepost_threads
         )
-        # [n, T] class indices -> [n, T] single characters -> one fixed-width string per row: NumPy drops the
-        # trailing "\0" of blanks and padding, so no Python loop over time steps.
-        table_idx = np.where(indices > 0, indices, 0)
-        chars = np.ascontiguousarray(self._char_table[table_idx])
-        texts = chars.view(f"<U{chars.shape[1]}").reshape(n).tolist() if chars.shape[1] else [""] * n
+        texts = self._texts(indices)
         probs = self._char_probs(scores) if char_probs else [None] * n
         results = [Result(t, float(c), p) for t, c, p in zip(texts, confidences.tolist(), probs, strict=True)]
         times.inference += t1 - t0
         times.decode += time.perf_counter() - t1
         times.batches += 1
         times.images += n
+        return results
+
+    def _texts(self, indices: np.ndarray) -> list[str]:
+        """[n, T] class indices (-1 padded) -> n strings."""
+        n = indices.shape[0]
+        # [n, T] class indices -> [n, T] single characters -> one fixed-width string per row: NumPy drops the
+        # trailing "\0" of blanks and padding, so no Python loop over time steps.
+        table_idx = np.where(indices > 0, indices, 0)
+        chars = np.ascontiguousarray(self._char_table[table_idx])
+        return chars.view(f"<U{chars.shape[1]}").reshape(n).tolist() if chars.shape[1] else [""] * n
+
+    def _device_decode(self, images: list[np.ndarray] | np.ndarray, char_probs: bool) -> list[Result]:
+        """Backends that preprocess, run and decode on the GPU (TensorRT): raw images in, results out."""
+        if char_probs:
+            raise ValueError(
+                "return_char_probs needs the model's scores, which the TensorRT backend decodes on the GPU and "
+                "never copies back; use the ONNX model (backend='onnxruntime') for per-character probabilities"
+            )
+        backend = self._open_backend
+        t0 = time.perf_counter()
+        indices, _lengths, confidences = backend.run_images(images)
+        t1 = time.perf_counter()
+        results = [Result(t, float(c), None) for t, c in zip(self._texts(indices), confidences.tolist(), strict=True)]
+        times = self._times
+        times.inference += t1 - t0  # GPU preprocess + engine + decode, one synchronized call
+        times.decode += time.perf_counter() - t1
+        times.batches += 1
+        times.images += len(results)
         return results
 
     def _char_probs(self, scores: np.ndarray) -> list[tuple[float, ...] | None]:

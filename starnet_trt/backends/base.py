@@ -8,6 +8,7 @@ copied on its way in or out.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -39,6 +40,9 @@ class Backend(abc.ABC):
     name: str
     metadata: ModelInfo
     max_batch: int
+    #: True for backends that take raw images and decode on the device (:meth:`run_images`); the recognizer then
+    #: skips its CPU preprocessing and decoding.
+    decodes_on_device: bool = False
 
     @property
     @abc.abstractmethod
@@ -65,6 +69,13 @@ class Backend(abc.ABC):
 
         The returned array may be a view of a buffer the next call overwrites.
         """
+
+    def run_images(self, images: Sequence[np.ndarray] | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Preprocess, run and decode uint8 BGR images on the device: ``(indices, lengths, confidences)``.
+
+        Only backends with ``decodes_on_device`` implement it.
+        """
+        raise NotImplementedError(f"the {self.name} backend takes preprocessed batches (input_buffer + run)")
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -129,7 +129,7 @@ void fillShape(starnet::TensorView& view, const std::vector<int64_t>& shape, con
     }
 }
 
-void fromBuffer(const py::object& obj, Input& input)
+void fromBuffer(const py::object& obj, Input& input, bool listItem = false)
 {
     auto info = std::make_unique<py::buffer_info>(py::reinterpret_borrow<py::buffer>(obj).request());
     starnet::TensorView& view = input.tensor;
@@ -137,7 +137,7 @@ void fromBuffer(const py::object& obj, Input& input)
     view.memory = starnet::Memory::kHOST;
     view.data = info->ptr;
     fillShape(view, info->shape, info->strides);
-    if (view.dtype == starnet::DType::kFLOAT32 && info->ndim != 4)
+    if (!listItem && view.dtype == starnet::DType::kFLOAT32 && info->ndim != 4)
     {
         throw py::value_error("float32 input must be a normalized batch [N, C, H, W]");
     }
@@ -261,11 +261,19 @@ Input convert(const py::handle& handle, uintptr_t consumerStream)
                     + std::string(py::str(py::type::of(item).attr("__name__"))));
             }
             Input one;
-            fromBuffer(py::reinterpret_borrow<py::object>(item), one);
+            std::string name = "image " + std::to_string(i) + ": ";
+            try
+            {
+                fromBuffer(py::reinterpret_borrow<py::object>(item), one, true);
+            }
+            catch (const py::value_error& e)
+            {
+                throw py::value_error(name + e.what());
+            }
             const starnet::TensorView& v = one.tensor;
             if (v.dtype != starnet::DType::kUINT8 || v.shape[0] != 1)
             {
-                throw py::value_error("image " + std::to_string(i) + ": expected a uint8 HxW or HxWxC array");
+                throw py::value_error(name + "expected a uint8 HxW or HxWxC array");
             }
             input.images.push_back(starnet::ImageView{static_cast<const uint8_t*>(v.data),
                 static_cast<int32_t>(v.shape[1]), static_cast<int32_t>(v.shape[2]), static_cast<int32_t>(v.shape[3]),
