@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import argcheck
+from . import argcheck, limits
 from .atomic import atomic_write_bytes, atomic_write_path
 from .graph.check import CheckedModel, check_onnx
 
@@ -813,13 +813,15 @@ def read_sidecar(engine_path: str | os.PathLike[str], *, verify: bool = True) ->
         raise FileNotFoundError(f"engine not found: {str(engine)!r}")
     if not side.is_file():
         raise FileNotFoundError(f"engine sidecar not found: {str(side)!r} (build engines with 'starnet-trt build')")
+    limits.check_file_size(side, limits.MAX_SIDECAR_BYTES, "engine sidecar")
     try:
         data = json.loads(side.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{str(side)!r} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
         raise ValueError(f"{str(side)!r} is not a starnet-trt engine sidecar")
     if verify:
+        limits.check_file_size(engine, limits.MAX_ENGINE_BYTES, "engine")
         digest = hashlib.sha256(engine.read_bytes()).hexdigest()
         if digest != data.get("engine_sha256"):
             raise ValueError(f"{str(engine)!r} does not match its sidecar {str(side)!r} (sha256 differs): rebuild it")

@@ -13,6 +13,8 @@ from typing import Union
 import cv2
 import numpy as np
 
+from . import limits
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -42,7 +44,8 @@ def read_image(path: PathLike) -> np.ndarray:
         TypeError: ``path`` is not a ``str`` or ``os.PathLike``.
         FileNotFoundError: The file does not exist.
         IsADirectoryError: ``path`` is a directory.
-        ValueError: The file is empty or is not an image OpenCV can decode.
+        ValueError: The file is empty, is not an image OpenCV can decode, or is over the size limits of
+            :mod:`starnet_trt.limits` (file bytes, or pixels declared by its header: checked before decoding).
 
     Example:
         >>> img = read_image("word.png")  # doctest: +SKIP
@@ -56,9 +59,11 @@ def read_image(path: PathLike) -> np.ndarray:
         raise IsADirectoryError(f"expected an image file, got a directory: {fspath!r}")
     if not os.path.exists(fspath):
         raise FileNotFoundError(f"image file not found: {fspath!r}")
+    limits.check_file_size(fspath, limits.MAX_IMAGE_FILE_BYTES, "image file")
     data = np.fromfile(fspath, dtype=np.uint8)
     if data.size == 0:
         raise ValueError(f"cannot decode image {fspath!r}: the file is empty")
+    limits.check_image_header(data.data, f"image {fspath!r}")
     try:
         img = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except cv2.error as exc:

@@ -24,6 +24,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from starnet_trt import limits
 from starnet_trt.data.lmdb_io import LmdbReader, image_key
 
 
@@ -31,11 +32,15 @@ def decode_image(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarra
     """Decode encoded image bytes to ``HxWx3`` uint8 BGR, or None if undecodable.
 
     Greyscale and alpha images are converted to 3-channel BGR (alpha is dropped, as
-    PaddleOCR's ``DecodeImage`` does).
+    PaddleOCR's ``DecodeImage`` does). Data over :mod:`starnet_trt.limits` (bytes, or pixels declared by the
+    header) counts as undecodable and is never decoded.
     """
     buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1)
-    if buf.size == 0:
+    if buf.size == 0 or buf.size > limits.MAX_IMAGE_FILE_BYTES:
         return None
+    dims = limits.image_dimensions(buf.data)
+    if dims is not None and dims[0] * dims[1] > limits.MAX_IMAGE_PIXELS:
+        return None  # a decompression bomb: as undecodable as a corrupt file
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     if img is None or img.size == 0:
         return None
@@ -162,7 +167,10 @@ class LabelFileDataset:
     def __getitem__(self, i: int) -> tuple[np.ndarray | None, str]:
         rel, label = self._items[_check_index(i, len(self._items))]
         try:
-            data = (self.root / rel).read_bytes()
+            path = self.root / rel
+            if path.stat().st_size > limits.MAX_IMAGE_FILE_BYTES:
+                return None, label
+            data = path.read_bytes()
         except OSError:
             return None, label
         return decode_image(data), label

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from ..inspect_model import sha256_of
+from ..limits import check_file_size
 from ..metadata import KEY_CHARACTER, ModelInfo, Preprocess
 
 MIN_OPSET = 16
@@ -76,6 +78,7 @@ def load_onnx(path: str | os.PathLike[str]) -> Any:
         raise IsADirectoryError(f"expected an ONNX model file, got a directory: {str(p)!r}")
     if not p.is_file():
         raise FileNotFoundError(f"ONNX model not found: {str(p)!r}")
+    check_file_size(p, limits.MAX_ONNX_BYTES, "ONNX model")
     try:
         proto = onnx.load(str(p))
     except Exception as exc:  # protobuf DecodeError, truncated files, missing external data, ...

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from ..atomic import atomic_write_path
 from ..metadata import DEFAULT_CHARSET
 
@@ -37,6 +38,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(os.fspath(path))
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    limits.check_file_size(path, limits.MAX_CHECKPOINT_BYTES, "checkpoint")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (

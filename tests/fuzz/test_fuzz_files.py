@@ -184,7 +184,17 @@ def test_fuzz_lmdb(fuzzer, tmp_path):
 
 
 def test_fuzz_images(fuzzer, tmp_path):
-    originals = [cv2.imencode(ext, np.full((24, 60, 3), 90, np.uint8))[1].tobytes() for ext in (".png", ".jpg", ".bmp")]
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # libtiff/libpng complaints, by the thousand
+    try:
+        _fuzz_images(fuzzer, tmp_path)
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
+def _fuzz_images(fuzzer, tmp_path):
+    exts = (".png", ".jpg", ".bmp", ".webp", ".tiff", ".ppm")  # every format the header sniffer (limits.py) reads
+    originals = [cv2.imencode(ext, np.full((24, 60, 3), 90, np.uint8))[1].tobytes() for ext in exts]
     path = tmp_path / "x.img"
 
     def one(rng):
