@@ -48,7 +48,7 @@ def no_decode(monkeypatch):
 
 def test_a_png_bomb_is_refused_before_decoding(bomb, no_decode):
     assert bomb.stat().st_size < 1_000_000
-    with pytest.raises(ValueError, match="declares 10000x10000 pixels.*refused before decoding"):
+    with pytest.raises(ValueError, match=r"declares 10000x10000 pixels.*refused before decoding"):
         images.read_image(bomb)
     assert datasets.decode_image(bomb.read_bytes()) is None
 
@@ -59,7 +59,7 @@ def test_a_bomb_in_a_batch_is_skipped_and_the_others_are_read(bomb, tmp_path):
     with Recognizer(make_model(tmp_path / "tiny.onnx")) as rec:
         results = rec.recognize([word, bomb, word], on_error="skip")
         assert [r and r.text for r in results] == ["abc", None, "abc"]
-        with pytest.raises(ValueError, match="image 1: .*refused before decoding"):
+        with pytest.raises(ValueError, match=r"image 1: .*refused before decoding"):
             rec.recognize([word, bomb])
 
 
@@ -96,14 +96,14 @@ def test_oversized_files_are_refused_before_reading(tmp_path, monkeypatch):
     cv2.imwrite(str(word), text_image("abc"))
     model = make_model(tmp_path / "tiny.onnx")
     monkeypatch.setattr(limits, "MAX_IMAGE_FILE_BYTES", 10)
-    with pytest.raises(ValueError, match="image file .* over the 10-byte limit"):
+    with pytest.raises(ValueError, match=r"image file .* over the 10-byte limit"):
         images.read_image(word)
     monkeypatch.setattr(limits, "MAX_ONNX_BYTES", 10)
-    with pytest.raises(ValueError, match="ONNX model .* over the 10-byte limit"):
+    with pytest.raises(ValueError, match=r"ONNX model .* over the 10-byte limit"):
         check_onnx(model)
     engine = tmp_path / "x.engine"
     engine.write_bytes(b"\0" * 100)
     builder.sidecar_path_of(engine).write_text('{"format": "x"}' + " " * 100)
     monkeypatch.setattr(limits, "MAX_SIDECAR_BYTES", 10)
-    with pytest.raises(ValueError, match="engine sidecar .* over the 10-byte limit"):
+    with pytest.raises(ValueError, match=r"engine sidecar .* over the 10-byte limit"):
         builder.read_sidecar(engine)
