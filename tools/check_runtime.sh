@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compile-check the C++ TensorRT runtime (libstarnet_runtime, the _trt module, starnet_cpp_demo) with
+# Compile-check the C++ TensorRT runtime (libstarnet_runtime, the _trt module, starnet_cpp_demo; and the fake
+# libnvinfer of tools/fake_tensorrt, whose stubs are generated from each tree) with
 # -Wall -Wextra -Werror against one or more TensorRT header trees, then load the module and run its GPU-free
 # checks (TensorRT absent -> clear error). No GPU and no TensorRT libraries needed; nvcc must be present.
 #   tools/check_runtime.sh third_party/TensorRT-10.0 third_party/TensorRT-10.16 third_party/TensorRT-11.1
@@ -16,7 +17,7 @@ for root in "$@"; do
     -DSKBUILD_PROJECT_NAME=starnet_trt -DSKBUILD_PROJECT_VERSION=0.0.0 -DSTARNET_CUDA=ON \
     -DSTARNET_CUDA_ARCHITECTURES="${STARNET_CUDA_ARCHITECTURES:-75}" -DTensorRT_ROOT="$(realpath "$root")" \
     -DSTARNET_WERROR=ON >/dev/null
-  cmake --build "$build" --target starnet_runtime _trt starnet_cpp_demo
+  cmake --build "$build" --target starnet_runtime _trt starnet_cpp_demo starnet_fake_nvinfer
   # The module imports without TensorRT or a GPU and says what is missing.
   PYTHONPATH="$build" "$python" - "$root" <<'PY'
 import sys

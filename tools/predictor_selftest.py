@@ -310,8 +310,8 @@ def check_fake(checks: Checks, core: Any, trt: Any, fake_lib: Path, torch: Any, 
         report["latency_us"] = {
             "batch1_graphs": per_call_us(lambda: p.recognize(one), 2000),
         }
-        b32 = random_images(rng, 8)
-        report["latency_us"]["batch8_graphs"] = per_call_us(lambda: p.recognize(b32), 500)
+        eight = random_images(rng, 8)
+        report["latency_us"]["batch8_graphs"] = per_call_us(lambda: p.recognize(eight), 500)
         report["leak"] = leak_check(checks, torch, "fake", lambda: p.recognize(one), calls)
     with open_predictor(engine, graphs=False) as p:
         report["latency_us"]["batch1_no_graphs"] = per_call_us(lambda: p.recognize(one), 2000)

@@ -1,5 +1,6 @@
 #include "runtime/miniJson.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
 

@@ -162,6 +162,28 @@ int64_t volume(const nvinfer1::Dims& dims)
     return v;
 }
 
+// Activation memory is user-managed so that several contexts (one per captured batch size) can share one block:
+// they all run on the predictor's one stream, one after the other. The V2 calls exist from TensorRT 10.1 on.
+#if NV_TENSORRT_MAJOR > 10 || (NV_TENSORRT_MAJOR == 10 && NV_TENSORRT_MINOR >= 1)
+int64_t activationBytes(const nvinfer1::ICudaEngine& engine)
+{
+    return engine.getDeviceMemorySizeV2();
+}
+void attachActivations(nvinfer1::IExecutionContext& context, void* memory, int64_t bytes)
+{
+    context.setDeviceMemoryV2(memory, bytes);
+}
+#else
+int64_t activationBytes(const nvinfer1::ICudaEngine& engine)
+{
+    return static_cast<int64_t>(engine.getDeviceMemorySize());
+}
+void attachActivations(nvinfer1::IExecutionContext& context, void* memory, int64_t)
+{
+    context.setDeviceMemory(memory);
+}
+#endif
+
 //! One deserialized engine, shared (read-only) by a predictor and its clones.
 struct SharedEngine
 {
@@ -337,12 +359,23 @@ struct PendingResult::State
 struct Predictor::Impl
 {
     std::shared_ptr<SharedEngine> mShared;
-    nvinfer1::IExecutionContext* mContext{nullptr};
+    nvinfer1::IExecutionContext* mContext{nullptr}; //!< any batch size (setInputShape per call), no graphs
     cudaStream_t mStream{nullptr};
     cudaEvent_t mDone{nullptr};
     cudaEvent_t mProducer{nullptr};
     bool mUseGraphs{true};
-    std::map<int32_t, cudaGraphExec_t> mGraphs; //!< nullptr: capture failed for that size, run without a graph
+    //! With graphs: one context per batch size, its input shape set once. TensorRT may keep shape-dependent state
+    //! in a context (uploaded by enqueueV3 after a shape change), which a graph captured at another shape would
+    //! then replay wrongly; a context whose shape never changes keeps its graph valid. exec nullptr: capture
+    //! failed, that size runs its context without a graph.
+    struct Shaped
+    {
+        nvinfer1::IExecutionContext* context{nullptr};
+        cudaGraphExec_t exec{nullptr};
+    };
+    std::map<int32_t, Shaped> mGraphs;
+    DeviceBuffer mActivations; //!< shared by every context of this predictor (one stream: never concurrent)
+    int64_t mActivationBytes{0};
     int32_t mCurrentBatch{-1};
     int32_t mSteps{0};
     size_t mBlockBytes{0}; //!< decoded block per chunk: indices [max, T] | lengths [max] | confidences [max]
@@ -385,13 +418,9 @@ struct Predictor::Impl
         SharedEngine& s = *mShared;
         const EngineInfo& info = s.info;
         check(cudaSetDevice(s.device), "cudaSetDevice");
-        // kSTATIC (the default): the context's activation memory is sized for the profile max once, so changing
-        // the batch size never reallocates behind a captured graph.
-        mContext = s.engine->createExecutionContext();
-        if (mContext == nullptr)
-        {
-            throw std::runtime_error("TensorRT cannot create an execution context: " + s.trt->logger.takeErrors());
-        }
+        mActivationBytes = std::max<int64_t>(activationBytes(*s.engine), 1);
+        mActivations.reserve(static_cast<size_t>(mActivationBytes));
+        mContext = makeContext();
         check(cudaStreamCreateWithFlags(&mStream, cudaStreamNonBlocking), "cudaStreamCreate");
         check(cudaEventCreateWithFlags(&mDone, cudaEventDisableTiming), "cudaEventCreate");
         check(cudaEventCreateWithFlags(&mProducer, cudaEventDisableTiming), "cudaEventCreate");
@@ -417,17 +446,9 @@ struct Predictor::Impl
         mWidths.reserve(static_cast<size_t>(maxBatch) * sizeof(int32_t));
         mBlockBytes = alignUp(static_cast<size_t>(maxBatch) * (mSteps + 2) * sizeof(int32_t), 256);
         mBlock.reserve(mBlockBytes);
-        bind(info.inputName.c_str(), mInput.get());
-        if (info.decodePlugin)
-        {
-            bind("indices", indices(mBlock.get()));
-            bind("lengths", lengths(mBlock.get()));
-            bind("confidence", confidences(mBlock.get()));
-        }
-        else
+        if (!info.decodePlugin)
         {
             mScores.reserve(static_cast<size_t>(volume(outDims)) * (s.scoresHalf ? 2 : 4));
-            bind(s.scoresName.c_str(), mScores.get());
         }
         for (const auto& name : s.extraOutputs)
         {
@@ -435,7 +456,41 @@ struct Predictor::Impl
             mScratch.push_back(std::make_unique<DeviceBuffer>());
             mScratch.back()->reserve(std::max<size_t>(
                 1, static_cast<size_t>(volume(d)) * elementSize(s.engine->getTensorDataType(name.c_str()))));
-            bind(name.c_str(), mScratch.back()->get());
+        }
+        bindAll(*mContext);
+    }
+
+    //! A context on the shared activation memory (bound to the buffers once they exist).
+    nvinfer1::IExecutionContext* makeContext()
+    {
+        nvinfer1::IExecutionContext* context
+            = mShared->engine->createExecutionContext(nvinfer1::ExecutionContextAllocationStrategy::kUSER_MANAGED);
+        if (context == nullptr)
+        {
+            throw std::runtime_error(
+                "TensorRT cannot create an execution context: " + mShared->trt->logger.takeErrors());
+        }
+        attachActivations(*context, mActivations.get(), mActivationBytes);
+        return context;
+    }
+
+    void bindAll(nvinfer1::IExecutionContext& context)
+    {
+        const SharedEngine& s = *mShared;
+        bind(context, s.info.inputName.c_str(), mInput.get());
+        if (s.info.decodePlugin)
+        {
+            bind(context, "indices", indices(mBlock.get()));
+            bind(context, "lengths", lengths(mBlock.get()));
+            bind(context, "confidence", confidences(mBlock.get()));
+        }
+        else
+        {
+            bind(context, s.scoresName.c_str(), mScores.get());
+        }
+        for (size_t i = 0; i < s.extraOutputs.size(); ++i)
+        {
+            bind(context, s.extraOutputs[i].c_str(), mScratch[i]->get());
         }
     }
 
@@ -449,15 +504,16 @@ struct Predictor::Impl
         {
             cudaStreamSynchronize(mStream);
         }
-        for (auto& graph : mGraphs)
+        for (auto& shaped : mGraphs)
         {
-            if (graph.second != nullptr)
+            if (shaped.second.exec != nullptr)
             {
-                cudaGraphExecDestroy(graph.second);
+                cudaGraphExecDestroy(shaped.second.exec);
             }
+            delete shaped.second.context;
         }
         mGraphs.clear();
-        delete mContext; // before the engine (mShared) goes
+        delete mContext; // contexts before the engine (mShared) and their activation memory go
         mContext = nullptr;
         for (cudaEvent_t* e : {&mDone, &mProducer})
         {
@@ -472,6 +528,7 @@ struct Predictor::Impl
             cudaStreamDestroy(mStream);
             mStream = nullptr;
         }
+        mActivations.release();
         mInput.release();
         mWidths.release();
         mBlock.release();
@@ -496,15 +553,16 @@ struct Predictor::Impl
         return reinterpret_cast<float*>(lengths(block) + info().maxBatch);
     }
 
-    void bind(const char* name, void* address)
+    void bind(nvinfer1::IExecutionContext& context, const char* name, void* address)
     {
-        if (!mContext->setTensorAddress(name, address))
+        if (!context.setTensorAddress(name, address))
         {
             throw std::runtime_error(std::string("TensorRT refused the address of '") + name
                 + "': " + mShared->trt->logger.takeErrors());
         }
     }
 
+    //! The shape of the graph-less context.
     void setBatch(int32_t batch)
     {
         if (batch == mCurrentBatch)
@@ -522,9 +580,9 @@ struct Predictor::Impl
     }
 
     //! enqueueV3 and, for engines that output scores, the decode kernel; false when either fails to launch.
-    bool enqueue(int32_t batch)
+    bool enqueue(nvinfer1::IExecutionContext& context, int32_t batch)
     {
-        if (!mContext->enqueueV3(mStream))
+        if (!context.enqueueV3(mStream))
         {
             return false;
         }
@@ -538,7 +596,7 @@ struct Predictor::Impl
             == cudaSuccess;
     }
 
-    cudaGraphExec_t capture(int32_t batch)
+    cudaGraphExec_t capture(nvinfer1::IExecutionContext& context, int32_t batch)
     {
         cudaGraph_t graph = nullptr;
         if (cudaStreamBeginCapture(mStream, cudaStreamCaptureModeThreadLocal) != cudaSuccess)
@@ -546,7 +604,7 @@ struct Predictor::Impl
             cudaGetLastError();
             return nullptr;
         }
-        bool launched = enqueue(batch);
+        bool launched = enqueue(context, batch);
         cudaError_t ended = cudaStreamEndCapture(mStream, &graph);
         cudaGraphExec_t exec = nullptr;
         if (launched && ended == cudaSuccess && graph != nullptr
@@ -570,23 +628,48 @@ struct Predictor::Impl
     //! The engine (+ decode) on the first `batch` rows of the input buffer, outputs in the decoded block.
     void infer(int32_t batch)
     {
-        setBatch(batch);
-        auto found = mGraphs.find(batch);
-        if (found != mGraphs.end() && found->second != nullptr)
+        if (!mUseGraphs)
         {
-            check(cudaGraphLaunch(found->second, mStream), "cudaGraphLaunch");
+            setBatch(batch);
+            if (!enqueue(*mContext, batch))
+            {
+                throw std::runtime_error("TensorRT enqueue failed for batch " + std::to_string(batch) + ": "
+                    + mShared->trt->logger.takeErrors());
+            }
             return;
         }
-        if (!enqueue(batch))
+        auto found = mGraphs.find(batch);
+        if (found != mGraphs.end() && found->second.exec != nullptr)
+        {
+            check(cudaGraphLaunch(found->second.exec, mStream), "cudaGraphLaunch");
+            return;
+        }
+        bool first = found == mGraphs.end();
+        if (first)
+        {
+            Shaped shaped;
+            shaped.context = makeContext();
+            found = mGraphs.emplace(batch, shaped).first; // owned from here (tearDown deletes it)
+            const EngineInfo& info = mShared->info;
+            if (!shaped.context->setInputShape(
+                    info.inputName.c_str(), nvinfer1::Dims4(batch, info.channels, info.height, info.width)))
+            {
+                throw std::runtime_error("TensorRT refused batch " + std::to_string(batch) + ": "
+                    + mShared->trt->logger.takeErrors());
+            }
+            bindAll(*shaped.context);
+        }
+        nvinfer1::IExecutionContext& context = *found->second.context;
+        if (!enqueue(context, batch))
         {
             throw std::runtime_error("TensorRT enqueue failed for batch " + std::to_string(batch) + ": "
                 + mShared->trt->logger.takeErrors());
         }
         // The run above was the warm-up TensorRT wants before capture (it flushes deferred work and allocations);
         // capturing records the launches without executing them, so the next call of this size replays it.
-        if (mUseGraphs && found == mGraphs.end())
+        if (first)
         {
-            mGraphs[batch] = capture(batch);
+            found->second.exec = capture(context, batch);
         }
     }
 
@@ -964,11 +1047,11 @@ bool Predictor::cudaGraphs() const
 std::vector<int32_t> Predictor::graphBatchSizes() const
 {
     std::vector<int32_t> sizes;
-    for (const auto& graph : open(mImpl).mGraphs)
+    for (const auto& shaped : open(mImpl).mGraphs)
     {
-        if (graph.second != nullptr)
+        if (shaped.second.exec != nullptr)
         {
-            sizes.push_back(graph.first);
+            sizes.push_back(shaped.first);
         }
     }
     return sizes;

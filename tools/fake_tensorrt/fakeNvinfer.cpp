@@ -59,6 +59,11 @@ public:
         d.d[0] = mBatch;
         return d;
     }
+#if NV_TENSORRT_MAJOR > 10 || (NV_TENSORRT_MAJOR == 10 && NV_TENSORRT_MINOR >= 1)
+    void setDeviceMemoryV2(void*, int64_t) noexcept override {}
+#else
+    void setDeviceMemory(void*) noexcept override {}
+#endif
     bool setTensorAddress(char const* name, void* data) noexcept override
     {
         mAddress[name] = data;
@@ -152,6 +157,17 @@ public:
                                                        : mSpec.maxBatch;
         return Dims4(b, mSpec.channels, mSpec.height, mSpec.width);
     }
+#if NV_TENSORRT_MAJOR > 10 || (NV_TENSORRT_MAJOR == 10 && NV_TENSORRT_MINOR >= 1)
+    int64_t getDeviceMemorySizeV2() const noexcept override
+    {
+        return 256;
+    }
+#else
+    size_t getDeviceMemorySize() const noexcept override
+    {
+        return 256;
+    }
+#endif
     IExecutionContext* createExecutionContext(ExecutionContextAllocationStrategy) noexcept override
     {
         return new Context(mSpec);
