@@ -17,6 +17,7 @@ def resize_normalize(
     num_threads: int = 0,
     resize: str = "keep_ratio_pad_right",
     gray: str = "bt601",
+    interpolation: str = "linear",
 ) -> npt.NDArray[np.int32]: ...
 def resize_normalize_cuda(
     images: Sequence[npt.NDArray[np.uint8]] | npt.NDArray[np.uint8],
@@ -24,6 +25,7 @@ def resize_normalize_cuda(
     channel_order: str = "bgr",
     resize: str = "keep_ratio_pad_right",
     gray: str = "bt601",
+    interpolation: str = "linear",
 ) -> npt.NDArray[np.int32]: ...
 def ctc_greedy_decode(
     scores: npt.NDArray[np.float32] | npt.NDArray[np.float16], blank: int = 0, num_threads: int = 0
@@ -106,4 +108,5 @@ class cuda:  # submodule, present only in CUDA builds; raw device pointers and s
         stream: int,
         resize: str = "keep_ratio_pad_right",
         gray: str = "bt601",
+        interpolation: str = "linear",
     ) -> None: ...

@@ -38,9 +38,10 @@ class Preprocess:
         std: Divisor after mean subtraction.
         resize: ``"keep_ratio_pad_right"`` (PaddleOCR ``resize_norm_img``): ``w' = min(ceil(h_out * w / h), width)``,
             pad value 0; 1-channel models take the BT.601 luma of the resized B, G, R values.
-            ``"stretch"`` (DTRB's ``ResizeNormalize``): every image is resized to exactly ``width x height``, no
-            padding; 1-channel models take PIL's ``convert("L")`` gray *before* resizing
-            (``(19595 R + 38470 G + 7471 B + 0x8000) >> 16``). Both resize bilinearly like ``cv2.resize``.
+            ``"stretch"`` (DTRB's ``ResizeNormalize``): every image is resized to exactly ``width x height`` with
+            PIL's bicubic (antialiased when shrinking), no padding; 1-channel models take PIL's ``convert("L")``
+            gray *before* resizing (``(19595 R + 38470 G + 7471 B + 0x8000) >> 16``). Both are bit-exact with the
+            libraries they name (``cv2.resize`` bilinear for the first).
     """
 
     height: int = 32
@@ -62,8 +63,10 @@ class Preprocess:
             "width": self.width,
             "channels": self.channels,
             "resize": self.resize,
-            # DTRB (stretch) feeds PIL's convert("L") gray; PaddleOCR-style gray models get BT.601 of the resized BGR.
+            # DTRB (stretch) feeds PIL's convert("L") gray resized by PIL's bicubic; PaddleOCR-style models get cv2's
+            # bilinear (and, when gray, BT.601 of the resized BGR).
             "gray": "pil" if self.resize == "stretch" and self.channels == 1 else "bt601",
+            "interpolation": "pil_bicubic" if self.resize == "stretch" else "linear",
         }
 
     @classmethod

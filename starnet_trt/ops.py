@@ -20,6 +20,7 @@ __all__ = ["ctc_beam_search_decode", "ctc_greedy_decode", "resize_normalize"]
 _CHANNEL_ORDERS = ("bgr", "rgb")
 _RESIZE_MODES = ("keep_ratio_pad_right", "stretch")
 _GRAY_MODES = ("bt601", "pil")
+_INTERPOLATIONS = ("linear", "pil_bicubic")
 _UINT8 = np.dtype(np.uint8)
 
 
@@ -70,6 +71,7 @@ def resize_normalize(
     num_threads: int = 0,
     resize: str = "keep_ratio_pad_right",
     gray: str = "bt601",
+    interpolation: str = "linear",
 ) -> tuple[np.ndarray, np.ndarray]:
     """PaddleOCR ``resize_norm_img`` (or DTRB's ``ResizeNormalize``) for a whole batch in one native pass.
 
@@ -87,10 +89,12 @@ def resize_normalize(
             always BGR. Gray input is replicated; a 4th (alpha) channel is ignored.
         num_threads: worker threads over the batch; 0 uses all hardware threads (capped by N).
         resize: ``"keep_ratio_pad_right"`` (above) or ``"stretch"``: every image resized to exactly
-            ``width x height`` (same bilinear), no padding, as DTRB's ``ResizeNormalize`` (which uses PIL bicubic).
+            ``width x height``, no padding, as DTRB's ``ResizeNormalize``.
         gray: for ``channels=1``: ``"bt601"``, ``0.299 R + 0.587 G + 0.114 B`` of the resized values (not rounded),
             or ``"pil"``, PIL's ``convert("L")`` of each source pixel (``(19595 R + 38470 G + 7471 B + 0x8000) >>
             16``) before the resize, as DTRB feeds its gray models.
+        interpolation: ``"linear"``, bit-exact ``cv2.resize(INTER_LINEAR)``, or ``"pil_bicubic"``, bit-exact
+            ``PIL.Image.resize(..., BICUBIC)`` (antialiased when shrinking), DTRB's resize.
 
     Returns:
         ``(out, widths)``: the filled float32 batch and the int32 ``[N]`` valid (resized) widths.
@@ -114,6 +118,8 @@ def resize_normalize(
         raise ValueError(f"resize: expected one of {_RESIZE_MODES}, got {resize!r}")
     if gray not in _GRAY_MODES:
         raise ValueError(f"gray: expected one of {_GRAY_MODES}, got {gray!r}")
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"interpolation: expected one of {_INTERPOLATIONS}, got {interpolation!r}")
     if gray == "pil" and channels != 1:
         raise ValueError(f"gray='pil' makes a 1-channel input: expected channels=1, got {channels}")
     if height < 1 or width < 1:
@@ -132,7 +138,7 @@ def resize_normalize(
             raise ValueError("out: expected a C-contiguous array, got a strided view")
         if not out.flags.writeable:
             raise ValueError("out: expected a writeable array, got a read-only one")
-    widths = _core.resize_normalize(images, out, channel_order, int(num_threads), resize, gray)
+    widths = _core.resize_normalize(images, out, channel_order, int(num_threads), resize, gray, interpolation)
     return out, widths
 
 

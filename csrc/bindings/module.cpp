@@ -166,10 +166,19 @@ bool parseChannelOrder(const std::string& order)
     throw std::invalid_argument("channel_order: expected 'bgr' or 'rgb', got '" + order + "'");
 }
 
-//! `resize` and `gray` as ops.resize_normalize spells them (metadata Preprocess.resize and the gray conversion).
-starnet::ResizeMode parseResizeMode(const std::string& resize, const std::string& gray)
+//! `resize`, `gray` and `interpolation` as ops.resize_normalize spells them.
+starnet::ResizeMode parseResizeMode(
+    const std::string& resize, const std::string& gray, const std::string& interpolation)
 {
     starnet::ResizeMode mode;
+    if (interpolation == "pil_bicubic")
+    {
+        mode.pilBicubic = true;
+    }
+    else if (interpolation != "linear")
+    {
+        throw std::invalid_argument("interpolation: expected 'linear' or 'pil_bicubic', got '" + interpolation + "'");
+    }
     if (resize == "stretch")
     {
         mode.stretch = true;
@@ -489,24 +498,24 @@ PYBIND11_MODULE(_core, m)
     m.def(
         "resize_normalize",
         [](const py::object& images, const py::object& out, const std::string& channelOrder, int32_t numThreads,
-            const std::string& resize, const std::string& gray) {
-            return resizeNormalize(
-                images, requireArray(out, "out"), channelOrder, numThreads, false, parseResizeMode(resize, gray));
+            const std::string& resize, const std::string& gray, const std::string& interpolation) {
+            return resizeNormalize(images, requireArray(out, "out"), channelOrder, numThreads, false,
+                parseResizeMode(resize, gray, interpolation));
         },
         py::arg("images"), py::arg("out"), py::arg("channel_order") = "bgr", py::arg("num_threads") = 0,
-        py::arg("resize") = "keep_ratio_pad_right", py::arg("gray") = "bt601",
-        "Resize (cv2 INTER_LINEAR; keep ratio + right pad, or stretch), normalise to [-1, 1] uint8 images into "
-        "`out` (float32 [N, 1|3, H, W], C-contiguous); gray 'pil' converts each source pixel like PIL's "
+        py::arg("resize") = "keep_ratio_pad_right", py::arg("gray") = "bt601", py::arg("interpolation") = "linear",
+        "Resize (cv2 INTER_LINEAR or PIL BICUBIC; keep ratio + right pad, or stretch), normalise to [-1, 1] uint8 "
+        "images into `out` (float32 [N, 1|3, H, W], C-contiguous); gray 'pil' converts each source pixel like PIL's "
         "convert('L') before resizing (1-channel out). Returns the valid widths (int32 [N]).");
     m.def(
         "resize_normalize_cuda",
         [](const py::object& images, const py::object& out, const std::string& channelOrder, const std::string& resize,
-            const std::string& gray) {
-            return resizeNormalize(
-                images, requireArray(out, "out"), channelOrder, 0, true, parseResizeMode(resize, gray));
+            const std::string& gray, const std::string& interpolation) {
+            return resizeNormalize(images, requireArray(out, "out"), channelOrder, 0, true,
+                parseResizeMode(resize, gray, interpolation));
         },
         py::arg("images"), py::arg("out"), py::arg("channel_order") = "bgr",
-        py::arg("resize") = "keep_ratio_pad_right", py::arg("gray") = "bt601",
+        py::arg("resize") = "keep_ratio_pad_right", py::arg("gray") = "bt601", py::arg("interpolation") = "linear",
         "Same as resize_normalize, computed by the CUDA kernel (host arrays in and out). Raises RuntimeError in a "
         "build without CUDA.");
     m.def(
@@ -619,15 +628,16 @@ PYBIND11_MODULE(_core, m)
         "resize_normalize",
         [](uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf, int32_t outChannels,
             int32_t outH, int32_t outW, const std::string& channelOrder, uintptr_t widths, uintptr_t stream,
-            const std::string& resize, const std::string& gray) {
+            const std::string& resize, const std::string& gray, const std::string& interpolation) {
             const bool rgb = parseChannelOrder(channelOrder);
-            const starnet::ResizeMode mode = parseResizeMode(resize, gray);
+            const starnet::ResizeMode mode = parseResizeMode(resize, gray, interpolation);
             py::gil_scoped_release release;
             starnet::launchResizeNormalizeRaw(
                 images, descs, batch, out, outHalf, outChannels, outH, outW, rgb, widths, stream, mode);
         },
         py::arg("images"), py::arg("descs"), py::arg("batch"), py::arg("out"), py::arg("out_half"),
         py::arg("out_channels"), py::arg("out_height"), py::arg("out_width"), py::arg("channel_order"),
-        py::arg("widths"), py::arg("stream"), py::arg("resize") = "keep_ratio_pad_right", py::arg("gray") = "bt601");
+        py::arg("widths"), py::arg("stream"), py::arg("resize") = "keep_ratio_pad_right", py::arg("gray") = "bt601",
+        py::arg("interpolation") = "linear");
 #endif
 }

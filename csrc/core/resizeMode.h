@@ -4,7 +4,8 @@
 namespace starnet
 {
 
-//! The defaults are PaddleOCR's resize_norm_img; {true, true} is DTRB's demo/eval pipeline (ResizeNormalize).
+//! The defaults are PaddleOCR's resize_norm_img; {true, true, true} is DTRB's demo/eval pipeline (PIL convert("L")
+//! then ResizeNormalize).
 struct ResizeMode
 {
     //! false: keep the aspect ratio at the output height, width min(ceil(outH * w / h), outW), zero padding on the
@@ -13,6 +14,9 @@ struct ResizeMode
     //! 1-channel outputs only. false: BT.601 luma (float) of the resized B, G, R values. true: PIL's
     //! Image.convert("L") of each *source* pixel (integer, rounded), then the resize.
     bool grayBeforeResize{false};
+    //! false: bilinear exactly as cv2.resize(INTER_LINEAR). true: PIL's Image.resize(BICUBIC), antialiased when
+    //! shrinking (csrc/core/pilResampleImpl.h).
+    bool pilBicubic{false};
 };
 
 } // namespace starnet

@@ -2,6 +2,7 @@
 
 #include "core/resizeNormalizeImpl.h"
 #include "cpu/parallelFor.h"
+#include "cpu/pilResizeCPU.h"
 
 #include <algorithm>
 #include <cstring>
@@ -411,8 +412,17 @@ void resizeNormalizeCPU(
 {
     const int64_t n = static_cast<int64_t>(images.size());
     const int32_t threads = resolveThreadCount(numThreads, n);
-    std::vector<Scratch> scratch(static_cast<size_t>(threads));
     const int64_t perImage = static_cast<int64_t>(out.channels) * out.height * out.width;
+    if (out.mode.pilBicubic)
+    {
+        std::vector<PilScratch> pilScratch(static_cast<size_t>(threads));
+        parallelFor(n, threads, [&](int32_t worker, int64_t i) {
+            pilResizeNormalizeOne(images[static_cast<size_t>(i)], out, inputIsRgb, out.data + i * perImage, widths[i],
+                pilScratch[static_cast<size_t>(worker)]);
+        });
+        return;
+    }
+    std::vector<Scratch> scratch(static_cast<size_t>(threads));
     parallelFor(n, threads, [&](int32_t worker, int64_t i) {
         resizeOne(images[static_cast<size_t>(i)], out, inputIsRgb, out.data + i * perImage, widths[i],
             scratch[static_cast<size_t>(worker)]);

@@ -5,6 +5,8 @@
 // pixel is what makes the kernel memory- rather than instruction-bound.
 #include "cuda/resizeNormalize.h"
 
+#include "cuda/pilResize.h"
+
 #include "core/resizeNormalizeImpl.h"
 
 #include "cuda/deviceValue.cuh"
@@ -160,6 +162,11 @@ cudaError_t launchResizeNormalize(const uint8_t* dImages, const ImageDesc* dDesc
     bool outHalf, int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, int32_t* dWidths,
     cudaStream_t stream, ResizeMode mode)
 {
+    if (mode.pilBicubic)
+    {
+        return launchPilResizeNormalize(
+            dImages, dDescs, batch, dOut, outHalf, outChannels, outH, outW, inputIsRgb, dWidths, stream, mode);
+    }
     if (batch <= 0 || outH <= 0 || outW <= 0 || (outChannels != 1 && outChannels != 3)
         || (mode.grayBeforeResize && outChannels != 1))
     {
