@@ -647,6 +647,13 @@ def main(argv: list[str] | None = None) -> int:
     check_ctc(_core, torch, checks, rng, args.trials)
     check_resize(_core, torch, checks, rng, args.trials)
     report["tensorrt"] = check_tensorrt(report.get("build", {}).get("plugins"), checks)
+    if importlib.util.find_spec("tensorrt") is not None and not args.no_build and args.tensorrt_root:
+        # The C++ TensorRT predictor (starnet_trt._trt, built above with the headers): tools/predictor_selftest.py.
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import predictor_selftest
+
+        report["predictor"] = predictor_selftest.run(BUILD, fake=False)
+        checks.add("predictor", "tools/predictor_selftest.py", 0 if report["predictor"]["passed"] else 1, 0, True)
     report["checks"] = checks.rows
 
     print("timings (CUDA events, median):", flush=True)
