@@ -257,6 +257,20 @@ def test_build_without_the_runtime_says_how_to_get_it(engine, monkeypatch):
         tensorrt_backend.load_predictor(engine)
 
 
+def test_libnvinfer_of_the_pip_wheels_is_found(tmp_path, monkeypatch):
+    # The tensorrt wheels keep libnvinfer in site-packages/tensorrt_libs, off the loader's path.
+    package = tmp_path / "tensorrt_libs"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "libnvinfer_builder_resource.so.10.16.0").write_bytes(b"")
+    (package / "libnvinfer.so.10").write_bytes(b"")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tensorrt_libs", raising=False)
+    assert tensorrt_backend.pip_libnvinfer() == str(package / "libnvinfer.so.10")
+    monkeypatch.setitem(sys.modules, "tensorrt_libs", None)
+    assert tensorrt_backend.pip_libnvinfer() is None
+
+
 def test_load_predictor_argument_checks(engine):
     with pytest.raises(ValueError, match="device must be"):
         tensorrt_backend.load_predictor(engine, device=-1)

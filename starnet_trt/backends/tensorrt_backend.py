@@ -65,7 +65,8 @@ def load_predictor(
 
     Args:
         engine: The ``.engine`` file; its sidecar is ``NAME.json`` beside it unless ``sidecar`` is given.
-        libnvinfer: The TensorRT library to load (default ``$STARNET_TRT_LIBNVINFER``, then the loader's path).
+        libnvinfer: The TensorRT library to load (default ``$STARNET_TRT_LIBNVINFER``, then the one of the
+            ``tensorrt`` pip wheels, then the loader's path).
         plugins: ``libstarnet_plugins.so`` (default ``$STARNET_TRT_PLUGINS``, then the one installed with us).
         device: CUDA device ordinal.
         cuda_graphs: Replay one CUDA graph per batch size after its first run.
@@ -88,14 +89,33 @@ def load_predictor(
     if isinstance(device, bool) or not isinstance(device, int) or device < 0:
         raise ValueError(f"device must be a CUDA device ordinal >= 0, got {device!r}")
     trt = import_runtime()
+    if libnvinfer is None and not os.environ.get("STARNET_TRT_LIBNVINFER"):
+        libnvinfer = pip_libnvinfer()
     return trt.Predictor(
         path,
         sidecar=side,
-        libnvinfer=os.fsdecode(os.fspath(libnvinfer)) if libnvinfer is not None else "",
+        libnvinfer=os.fsdecode(os.fspath(libnvinfer)) if libnvinfer else "",
         plugins=os.fsdecode(os.fspath(plugins)) if plugins is not None else "",
         device=device,
         cuda_graphs=bool(cuda_graphs),
     )
+
+
+def pip_libnvinfer() -> str | None:
+    """libnvinfer from the ``tensorrt`` pip wheels (package ``tensorrt_libs``), which are not on the loader's path
+    unless ``import tensorrt`` loaded them already; ``None`` when that package is not installed."""
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec("tensorrt_libs")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        found = sorted(Path(folder).glob("libnvinfer.so.*"))
+        if found:
+            return str(found[0])
+    return None
 
 
 def _sidecar_path(engine: str) -> str:
