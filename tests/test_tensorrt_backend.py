@@ -174,6 +174,32 @@ def test_tensorrt_rtx_engine_is_refused_with_the_fix(tmp_path):
         trt.inspect_engine(str(path))
 
 
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt_rtx") is None, reason="needs tensorrt_rtx to build an engine")
+def test_sidecar_written_by_the_builder_is_read_by_the_runtime(tmp_path):
+    # A real engine and sidecar from starnet_trt.builder (TensorRT-RTX builds on the CPU): the runtime reads the
+    # builder's sidecar as the builder meant it, and refuses the RTX flavour it cannot load.
+    from starnet_trt.builder import build_engine
+    from starnet_trt.recognizer import DEFAULT_MODEL_PATH
+
+    built = build_engine(DEFAULT_MODEL_PATH, tmp_path / "mv3.engine", batch="1:2:4", trt="tensorrt_rtx")
+    with pytest.raises(ValueError, match=r"built with tensorrt_rtx .*cannot load"):
+        trt.inspect_engine(str(built.engine_path))
+    with pytest.raises(ValueError, match="cannot load"):
+        Recognizer(built.engine_path)
+    side = json.loads(built.sidecar_path.read_text())
+    side["tensorrt"] = {"flavour": "tensorrt", "version": "10.16.0"}  # as NVIDIA TensorRT would have written it
+    built.sidecar_path.write_text(json.dumps(side))
+    d = trt.inspect_engine(str(built.engine_path)).as_dict()
+    assert d["profile"] == (1, 2, 4) and d["input_shape"] == (3, 32, 100) and d["input_name"] == "x"
+    assert d["steps"] == 25 and d["classes"] == 37 and d["decode_plugin"] is False
+    assert d["charset"] == DEFAULT_CHARSET and d["engine_bytes"] == built.engine_path.stat().st_size
+    assert d["compute_capabilities"] == []  # RTX's "portable" target is not a compute capability to compare
+    data = built.engine_path.read_bytes()
+    built.engine_path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated"):
+        trt.inspect_engine(str(built.engine_path))
+
+
 def test_missing_files(tmp_path, engine):
     with pytest.raises(RuntimeError, match="engine not found"):
         trt.inspect_engine(str(tmp_path / "nope.engine"))
