@@ -85,7 +85,7 @@ def test_recognize_model_errors(capsys, tmp_path, image_dir):
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"x")
     code, _, err = run_cli(capsys, "recognize", image_dir, "--model", engine)
-    assert code == 2 and "TensorRT backend needs" in err
+    assert code == 2 and "engine sidecar not found" in err  # refused (no sidecar), never run by another backend
 
 
 @pytest.fixture

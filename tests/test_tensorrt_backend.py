@@ -159,12 +159,17 @@ def test_inconsistent_sidecars(tmp_path, change, message):
         trt.inspect_engine(str(path))
 
 
-def test_stretch_preprocessing_is_refused_until_the_runtime_supports_it(tmp_path):
+@pytest.mark.parametrize(("resize", "accepted"), [("stretch", True), ("keep_ratio_pad_right", True), ("fancy", False)])
+def test_resize_modes(tmp_path, resize, accepted):
     data = b"\x01" * 64
     side = _sidecar(data)
-    side["preprocess"]["resize"] = "stretch"
-    with pytest.raises(ValueError, match="resize 'stretch' is not supported"):
-        trt.inspect_engine(str(_write(tmp_path, data, side)))
+    side["preprocess"]["resize"] = resize
+    path = _write(tmp_path, data, side)
+    if accepted:
+        trt.inspect_engine(str(path))
+        return
+    with pytest.raises(ValueError, match="resize 'fancy' is not supported"):
+        trt.inspect_engine(str(path))
 
 
 def test_tensorrt_rtx_engine_is_refused_with_the_fix(tmp_path):

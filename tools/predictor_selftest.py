@@ -159,7 +159,15 @@ def leak_check(checks: Checks, torch: Any, name: str, fn: Any, calls: int) -> di
 
 
 def write_fake_engine(
-    folder: Path, name: str, *, profile: tuple[int, int, int], decoded: bool, half: bool, version: str, cc: str
+    folder: Path,
+    name: str,
+    *,
+    profile: tuple[int, int, int],
+    decoded: bool,
+    half: bool,
+    version: str,
+    cc: str,
+    resize: str = "keep_ratio_pad_right",
 ) -> Path:
     lo, opt, hi = profile
     blob = f"FAKE-STARNET-ENGINE {lo} {opt} {hi} 3 32 100 25 37 {int(decoded)} {int(half)}\n".encode()
@@ -173,7 +181,7 @@ def write_fake_engine(
     sidecar = {
         "format": "starnet-trt-engine", "format_version": 1, "engine": engine.name,
         "engine_sha256": hashlib.sha256(blob).hexdigest(), "engine_bytes": len(blob), "precision": "fp32",
-        "charset": CHARSET, "preprocess": {"height": 32, "width": 100, "channels": 3, "resize": "keep_ratio_pad_right"},
+        "charset": CHARSET, "preprocess": {"height": 32, "width": 100, "channels": 3, "resize": resize},
         "blank_index": 0, "output": "probs", "metadata": {}, "input": {"name": "x", "dtype": "float32"},
         "outputs": outputs, "profile": {"min": [lo, 3, 32, 100], "opt": [opt, 3, 32, 100], "max": [hi, 3, 32, 100]},
         "tensorrt": {"flavour": "tensorrt", "version": version}, "device": {"compute_capabilities": [cc]},
@@ -227,8 +235,8 @@ def check_fake(checks: Checks, core: Any, trt: Any, fake_lib: Path, torch: Any, 
     rng = np.random.default_rng(7)
     report: dict[str, Any] = {"version": version}
 
-    def reference(images: Any, half: bool = False) -> tuple:
-        x, _widths = ops.resize_normalize(images, height=32, width=100, channels=3, channel_order="bgr")
+    def reference(images: Any, half: bool = False, **resize: str) -> tuple:
+        x, _widths = ops.resize_normalize(images, height=32, width=100, channels=3, channel_order="bgr", **resize)
         return fake_reference(x, half)
 
     def open_predictor(engine: Path, graphs: bool = True) -> Any:
@@ -325,6 +333,14 @@ def check_fake(checks: Checks, core: Any, trt: Any, fake_lib: Path, torch: Any, 
         compare(checks, "fake: float16-input engine (GPU preprocess writes fp16)", p.recognize(images), ref)
         checks.expect_error("fake: float32 input to a float16 engine", ValueError, "float16",
                             lambda: p.recognize(np.zeros((2, 3, 32, 100), np.float32)))  # fmt: skip
+    # DTRB-style preprocessing (stretch to 32x100 with PIL's bicubic), as Preprocess.resize_kwargs drives the CPU op.
+    stretch = write_fake_engine(
+        folder, "fake_stretch", profile=(1, 4, 8), decoded=True, half=False, version=version, cc=cc, resize="stretch"
+    )
+    with open_predictor(stretch) as p:
+        images = random_images(rng, 10)
+        expected = reference(images, resize="stretch", interpolation="pil_bicubic")
+        compare(checks, "fake: stretch preprocessing (PIL bicubic) on the GPU", p.recognize(images), expected)
     wrong = write_fake_engine(folder, "fake_cc", profile=(1, 4, 8), decoded=True, half=False, version=version, cc="1.0")
     message = f"built for compute capability 1.0 but this GPU is {cc}"
     checks.expect_error("fake: engine for another GPU", ValueError, message, lambda: open_predictor(wrong))

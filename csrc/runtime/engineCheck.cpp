@@ -187,7 +187,7 @@ EngineInfo parseSidecar(const std::string& text, const std::string& sidecar)
     {
         info.resize = resize->string;
     }
-    if (info.resize != "keep_ratio_pad_right")
+    if (info.resize != "keep_ratio_pad_right" && info.resize != "stretch")
     {
         bad(sidecar, "preprocess resize '" + info.resize + "' is not supported by the TensorRT runtime");
     }

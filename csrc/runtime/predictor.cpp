@@ -10,6 +10,7 @@
 #include "starnet/predictor.h"
 
 #include "core/imageDesc.h"
+#include "core/resizeMode.h"
 #include "cuda/ctcGreedyDecode.h"
 #include "cuda/resizeNormalize.h"
 #include "runtime/engineCheck.h"
@@ -193,6 +194,7 @@ struct SharedEngine
     int32_t device{0};
     bool integrated{false};
     bool inputHalf{false};
+    ResizeMode resizeMode; //!< the sidecar's preprocessing, as Preprocess.resize_kwargs maps it for the CPU op
     std::string scoresName; //!< the probs output the decode kernel reads (engines without the decode plugin)
     bool scoresHalf{false};
     std::vector<std::string> extraOutputs; //!< outputs nobody reads (bound to scratch memory)
@@ -253,6 +255,13 @@ std::shared_ptr<SharedEngine> loadEngine(const std::string& enginePath, const Pr
     shared->trt = &trt;
     shared->device = options.device;
     shared->integrated = prop.integrated != 0;
+    if (info.resize == "stretch")
+    {
+        // DTRB's pipeline: PIL convert("L") before the resize (1-channel models), PIL bicubic to the full size.
+        shared->resizeMode.stretch = true;
+        shared->resizeMode.grayBeforeResize = true;
+        shared->resizeMode.pilBicubic = true;
+    }
     check(cudaSetDevice(options.device), "cudaSetDevice");
     {
         std::lock_guard<std::mutex> lock(trt.mutex);
@@ -828,7 +837,8 @@ struct Predictor::Impl
     {
         const EngineInfo& info = mShared->info;
         check(launchResizeNormalize(dPixels, dDescs, count, mInput.get(), mShared->inputHalf, info.channels,
-                  info.height, info.width, inputIsRgb, reinterpret_cast<int32_t*>(mWidths.get()), mStream),
+                  info.height, info.width, inputIsRgb, reinterpret_cast<int32_t*>(mWidths.get()), mStream,
+                  mShared->resizeMode),
             "resizeNormalize launch");
     }
 

@@ -46,7 +46,9 @@ struct EngineInfo
     std::string output;                  //!< "probs" or "logits" (the model's last tensor)
     std::string precision;
     std::string inputName;
-    std::string resize{"keep_ratio_pad_right"}; //!< PaddleOCR resize_norm_img (keep ratio, pad right)
+    //! "keep_ratio_pad_right" (PaddleOCR resize_norm_img, cv2 bilinear) or "stretch" (DTRB: PIL bicubic to the full
+    //! input size; 1-channel models take PIL's gray before the resize), as starnet_trt.metadata.Preprocess says.
+    std::string resize{"keep_ratio_pad_right"};
     int32_t channels{3};
     int32_t height{32};
     int32_t width{100};
