@@ -324,7 +324,17 @@ def pack_images(core: Any, torch: Any, images: list[np.ndarray]) -> tuple[Any, A
     return packed, descs, total
 
 
-def resize_launch(core: Any, torch: Any, packed: Any, descs: Any, n: int, out: Any, widths: Any) -> None:
+#: Preprocessing modes as the Recognizer passes them (Preprocess.resize_kwargs): PaddleOCR's, and DTRB's.
+RESIZE_MODES = {
+    "paddle": {"resize": "keep_ratio_pad_right", "gray": "bt601", "interpolation": "linear"},
+    "dtrb": {"resize": "stretch", "gray": "pil", "interpolation": "pil_bicubic"},
+    "stretch-linear": {"resize": "stretch", "gray": "bt601", "interpolation": "linear"},
+}
+
+
+def resize_launch(
+    core: Any, torch: Any, packed: Any, descs: Any, n: int, out: Any, widths: Any, mode: str = "paddle"
+) -> None:
     core.cuda.resize_normalize(
         packed.data_ptr(),
         descs.data_ptr(),
@@ -337,27 +347,32 @@ def resize_launch(core: Any, torch: Any, packed: Any, descs: Any, n: int, out: A
         "bgr",
         widths.data_ptr(),
         torch.cuda.current_stream().cuda_stream,
+        **RESIZE_MODES[mode],
     )
 
 
 def check_resize(core: Any, torch: Any, checks: Checks, rng: np.random.Generator, trials: int) -> None:
     from starnet_trt.ops import resize_normalize
 
-    for trial in range(trials + 1):
+    # Every mode on the first trials (N=256 at 32x100 included), then the modes in turn.
+    plan = [(t, m) for t in range(trials + 1) for m in (RESIZE_MODES if t == 0 else [list(RESIZE_MODES)[t % 3]])]
+    for trial, mode in plan:
         n = 256 if trial == 0 else int(rng.integers(1, 80))
         images = _random_images(rng, n)
-        channels = 3 if trial % 3 else 1
+        channels = 1 if mode == "dtrb" or trial % 3 == 0 else 3
         out_hw = (32, 100) if trial % 2 == 0 else (48, 320)
-        expected, exp_w = resize_normalize(images, height=out_hw[0], width=out_hw[1], channels=channels)
+        expected, exp_w = resize_normalize(
+            images, height=out_hw[0], width=out_hw[1], channels=channels, **RESIZE_MODES[mode]
+        )
         packed, descs, _ = pack_images(core, torch, images)
         for dtype, tol in ((torch.float32, 0.0), (torch.float16, 1e-3)):
             out = torch.full((n, channels, *out_hw), float("nan"), dtype=dtype, device="cuda")
             widths = torch.full((n,), -5, dtype=torch.int32, device="cuda")
-            resize_launch(core, torch, packed, descs, n, out, widths)
+            resize_launch(core, torch, packed, descs, n, out, widths, mode)
             got = out.float().cpu().numpy()
             error = float(np.abs(got - expected).max()) if np.isfinite(got).all() else float("inf")
             error += float((widths.cpu().numpy() != exp_w).sum())
-            name = f"N{n} mixed sizes -> {channels}x{out_hw[0]}x{out_hw[1]} {str(dtype).split('.')[-1]}"
+            name = f"{mode} N{n} mixed sizes -> {channels}x{out_hw[0]}x{out_hw[1]} {str(dtype).split('.')[-1]}"
             checks.add("resize_normalize", name, error, tol, exact=tol == 0.0)
 
 
@@ -542,6 +557,38 @@ def time_resize(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 2
                 "target": ">= 50% of floor" if dtype == torch.float32 else None,
             }
         )
+    # DTRB's preprocessing: PIL gray, then PIL's antialiased bicubic stretch to 1x32x100.
+    out = torch.empty((n, 1, 32, 100), dtype=torch.float32, device="cuda")
+    widths = torch.empty(n, dtype=torch.int32, device="cuda")
+    weights = torch.tensor([0.299, 0.587, 0.114][::-1], device="cuda").view(3, 1, 1)
+
+    def dtrb() -> None:
+        resize_launch(core, torch, packed, descs, n, out, widths, "dtrb")
+
+    def dtrb_reference() -> Any:
+        batch = torch.empty((n, 1, 32, 100), device="cuda")
+        for i, img in enumerate(gpu_images):
+            gray = (img.permute(2, 0, 1).float() * weights).sum(0)[None, None]
+            x = F.interpolate(gray, size=(32, 100), mode="bicubic", antialias=True, align_corners=False)
+            batch[i] = (x[0] / 255 - 0.5) / 0.5
+        return batch
+
+    ours_ms = graph_time(torch, dtrb, repeat)
+    ref_ms = graph_time(torch, dtrb_reference, 20, per_graph=2)
+    floor_ms = (total + out.numel() * 4) / (bandwidth * 1e9) * 1e3
+    rows.append(
+        {
+            "kernel": "resize_normalize",
+            "case": f"N{n} mixed HxWx3 uint8 -> 1x32x100 float32, DTRB (PIL gray + antialiased bicubic stretch)",
+            "ours_ms": ours_ms,
+            "baseline": "torch per-image gray + interpolate(bicubic, antialias) + normalize",
+            "baseline_ms": ref_ms,
+            "speedup": ref_ms / ours_ms,
+            "floor_ms": floor_ms,
+            "of_floor": floor_ms / ours_ms,
+            "target": None,
+        }
+    )
     return rows
 
 

@@ -168,9 +168,10 @@ def write_fake_engine(
     version: str,
     cc: str,
     resize: str = "keep_ratio_pad_right",
+    channels: int = 3,
 ) -> Path:
     lo, opt, hi = profile
-    blob = f"FAKE-STARNET-ENGINE {lo} {opt} {hi} 3 32 100 25 37 {int(decoded)} {int(half)}\n".encode()
+    blob = f"FAKE-STARNET-ENGINE {lo} {opt} {hi} {channels} 32 100 25 37 {int(decoded)} {int(half)}\n".encode()
     engine = folder / f"{name}.engine"
     engine.write_bytes(blob)
     outputs = (
@@ -181,9 +182,10 @@ def write_fake_engine(
     sidecar = {
         "format": "starnet-trt-engine", "format_version": 1, "engine": engine.name,
         "engine_sha256": hashlib.sha256(blob).hexdigest(), "engine_bytes": len(blob), "precision": "fp32",
-        "charset": CHARSET, "preprocess": {"height": 32, "width": 100, "channels": 3, "resize": resize},
+        "charset": CHARSET, "preprocess": {"height": 32, "width": 100, "channels": channels, "resize": resize},
         "blank_index": 0, "output": "probs", "metadata": {}, "input": {"name": "x", "dtype": "float32"},
-        "outputs": outputs, "profile": {"min": [lo, 3, 32, 100], "opt": [opt, 3, 32, 100], "max": [hi, 3, 32, 100]},
+        "outputs": outputs,
+        "profile": {"min": [lo, channels, 32, 100], "opt": [opt, channels, 32, 100], "max": [hi, channels, 32, 100]},
         "tensorrt": {"flavour": "tensorrt", "version": version}, "device": {"compute_capabilities": [cc]},
         "plugins": [],
     }  # fmt: skip
@@ -235,8 +237,10 @@ def check_fake(checks: Checks, core: Any, trt: Any, fake_lib: Path, torch: Any, 
     rng = np.random.default_rng(7)
     report: dict[str, Any] = {"version": version}
 
-    def reference(images: Any, half: bool = False, **resize: str) -> tuple:
-        x, _widths = ops.resize_normalize(images, height=32, width=100, channels=3, channel_order="bgr", **resize)
+    def reference(images: Any, half: bool = False, channels: int = 3, **resize: str) -> tuple:
+        x, _widths = ops.resize_normalize(
+            images, height=32, width=100, channels=channels, channel_order="bgr", **resize
+        )
         return fake_reference(x, half)
 
     def open_predictor(engine: Path, graphs: bool = True) -> Any:
@@ -340,7 +344,16 @@ def check_fake(checks: Checks, core: Any, trt: Any, fake_lib: Path, torch: Any, 
     with open_predictor(stretch) as p:
         images = random_images(rng, 10)
         expected = reference(images, resize="stretch", interpolation="pil_bicubic")
-        compare(checks, "fake: stretch preprocessing (PIL bicubic) on the GPU", p.recognize(images), expected)
+        compare(checks, "fake: stretch preprocessing (PIL bicubic, BGR) on the GPU", p.recognize(images), expected)
+    # DTRB itself: one gray channel, PIL convert("L") before the bicubic stretch (Preprocess.resize_kwargs).
+    dtrb = write_fake_engine(
+        folder, "fake_dtrb", profile=(1, 4, 8), decoded=True, half=False, version=version, cc=cc, resize="stretch",
+        channels=1,
+    )  # fmt: skip
+    with open_predictor(dtrb) as p:
+        images = random_images(rng, 10)
+        expected = reference(images, channels=1, resize="stretch", gray="pil", interpolation="pil_bicubic")
+        compare(checks, "fake: DTRB preprocessing (PIL gray + bicubic) on the GPU", p.recognize(images), expected)
     wrong = write_fake_engine(folder, "fake_cc", profile=(1, 4, 8), decoded=True, half=False, version=version, cc="1.0")
     message = f"built for compute capability 1.0 but this GPU is {cc}"
     checks.expect_error("fake: engine for another GPU", ValueError, message, lambda: open_predictor(wrong))

@@ -257,9 +257,10 @@ std::shared_ptr<SharedEngine> loadEngine(const std::string& enginePath, const Pr
     shared->integrated = prop.integrated != 0;
     if (info.resize == "stretch")
     {
-        // DTRB's pipeline: PIL convert("L") before the resize (1-channel models), PIL bicubic to the full size.
+        // DTRB's pipeline: PIL convert("L") before the resize for 1-channel models, PIL bicubic to the full size;
+        // a 3-channel stretch model keeps its BGR planes (Preprocess.resize_kwargs: gray "pil" only when gray).
         shared->resizeMode.stretch = true;
-        shared->resizeMode.grayBeforeResize = true;
+        shared->resizeMode.grayBeforeResize = info.channels == 1;
         shared->resizeMode.pilBicubic = true;
     }
     check(cudaSetDevice(options.device), "cudaSetDevice");
