@@ -10,14 +10,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-
-
-def initial_fiducials(f: int = 20) -> np.ndarray:
-    half = f // 2
-    xs = np.linspace(-1.0, 1.0, half)
-    top = np.stack([xs, np.linspace(0.0, -1.0, half)], axis=1)
-    bottom = np.stack([xs, np.linspace(1.0, 0.0, half)], axis=1)
-    return np.concatenate([top, bottom], axis=0)
+from paddle_weights import initial_fiducials  # the RARE prior both fixtures start the TPS head at
 
 
 def weight(name: str, shape: tuple[int, ...], seed: int) -> np.ndarray:

@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..metadata import DEFAULT_CHARSET, Preprocess
-from .tps import initial_fiducials, tps_grid_matrix
+from .tps import TPS, initial_fiducials
 
 DTRB_RBF_EPS = 1e-6  # GridGenerator.eps in DTRB: rbf = r^2 * log(r + eps) for the output points
 DTRB_SIZE = (32, 100)
@@ -65,27 +65,11 @@ class DtrbLocalizationNetwork(nn.Module):
         return self.fc2(F.relu(self.fc1(x))).reshape(-1, self.num_fiducial, 2)
 
 
-class DtrbTPS(nn.Module):
-    """TPS rectification as DTRB computes it, with the grid folded into one constant ``[H*W, F]`` matrix."""
-
-    def __init__(self, in_channels: int = 1, num_fiducial: int = DTRB_FIDUCIALS, size: tuple[int, int] = DTRB_SIZE):
-        super().__init__()
-        self.size = tuple(size)
-        self.loc_net = DtrbLocalizationNetwork(in_channels, num_fiducial)
-        # DTRB's P_hat @ inv_delta_C[:, :F] (the three affine rows of [C'; 0] are zero), computed in float64.
-        grid = torch.from_numpy(tps_grid_matrix(num_fiducial, *self.size, eps=DTRB_RBF_EPS)).float()
-        self.register_buffer("grid_matrix", grid, persistent=False)
-
-    def grid(self, fiducials: torch.Tensor) -> torch.Tensor:
-        """Sampling grid ``[N,H,W,2]`` (x, y in [-1, 1]) from fiducials ``[N,F,2]``."""
-        h, w = self.size
-        return torch.matmul(self.grid_matrix, fiducials).reshape(-1, h, w, 2)
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        if tuple(image.shape[2:]) != self.size:
-            raise ValueError(f"TPS expects input of size {self.size}, got {tuple(image.shape[2:])}")
-        grid = self.grid(self.loc_net(image))
-        return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
+def dtrb_tps(in_channels: int = 1, num_fiducial: int = DTRB_FIDUCIALS, size: tuple[int, int] = DTRB_SIZE) -> TPS:
+    """TPS rectification as DTRB computes it: our TPS (the grid folded into one constant ``[H*W, F]`` matrix) with
+    DTRB's localization network, its radial basis eps and border padding."""
+    loc_net = DtrbLocalizationNetwork(in_channels, num_fiducial)
+    return TPS(in_channels, num_fiducial, size=size, loc_net=loc_net, padding_mode="border", eps=DTRB_RBF_EPS)
 
 
 class BasicBlock(nn.Module):
@@ -174,7 +158,7 @@ class DtrbTRBC(nn.Module):
         self.num_classes = num_classes
         self.size = DTRB_SIZE
         self.in_channels = DTRB_PREPROCESS.channels
-        self.transform = DtrbTPS(self.in_channels, DTRB_FIDUCIALS, self.size)
+        self.transform = dtrb_tps(self.in_channels, DTRB_FIDUCIALS, self.size)
         self.backbone = DtrbResNet(self.in_channels)
         self.neck = nn.Sequential(
             BiLSTMBlock(self.backbone.out_channels, hidden, hidden), BiLSTMBlock(hidden, hidden, hidden)

@@ -105,16 +105,26 @@ class LocalizationNetwork(nn.Module):
 class TPS(nn.Module):
     """Rectifies ``[N,C,H,W]`` into the same size: fiducials -> constant-matrix grid -> bilinear grid sample.
 
-    Grid sampling uses Paddle's defaults: bilinear, zeros padding, ``align_corners=True``.
+    Grid sampling is bilinear with ``align_corners=True`` and, by default, Paddle's zeros padding. DTRB's TPS
+    (``dtrb.py``) is this module with its own localization network and border padding.
     """
 
     def __init__(
-        self, in_channels: int = 3, num_fiducial: int = 20, model_name: str = "small", size: tuple[int, int] = (32, 100)
+        self,
+        in_channels: int = 3,
+        num_fiducial: int = 20,
+        model_name: str = "small",
+        size: tuple[int, int] = (32, 100),
+        *,
+        loc_net: nn.Module | None = None,
+        padding_mode: str = "zeros",
+        eps: float = 1e-6,
     ) -> None:
         super().__init__()
         self.size = tuple(size)
-        self.loc_net = LocalizationNetwork(in_channels, num_fiducial, model_name)
-        grid = torch.from_numpy(tps_grid_matrix(num_fiducial, *self.size)).float()
+        self.padding_mode = padding_mode
+        self.loc_net = loc_net if loc_net is not None else LocalizationNetwork(in_channels, num_fiducial, model_name)
+        grid = torch.from_numpy(tps_grid_matrix(num_fiducial, *self.size, eps=eps)).float()
         # Not persistent: derived from the architecture, so checkpoints (ours and Paddle's) do not carry it.
         self.register_buffer("grid_matrix", grid, persistent=False)
 
@@ -127,4 +137,6 @@ class TPS(nn.Module):
         if tuple(image.shape[2:]) != self.size:
             raise ValueError(f"TPS expects input of size {self.size}, got {tuple(image.shape[2:])}")
         fiducials = self.loc_net(image)
-        return F.grid_sample(image, self.grid(fiducials), mode="bilinear", padding_mode="zeros", align_corners=True)
+        return F.grid_sample(
+            image, self.grid(fiducials), mode="bilinear", padding_mode=self.padding_mode, align_corners=True
+        )
