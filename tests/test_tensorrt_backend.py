@@ -10,6 +10,7 @@ import ctypes.util
 import hashlib
 import importlib.util
 import json
+import os
 import sys
 
 import numpy as np
@@ -278,6 +279,20 @@ def test_no_gpu_is_a_clear_error_after_the_file_checks(engine, tmp_path):
     bad = _write(tmp_path, b"\x05" * 64, _sidecar(b"\x06" * 64), name="bad")
     with pytest.raises(ValueError, match="sha256"):
         Recognizer(bad)
+
+
+def test_non_utf8_names_and_sidecar_bytes(tmp_path):
+    """A file name that is not UTF-8 gets as far as the GPU check; raw bytes quoted from a sidecar come back
+    escaped in a ValueError, not as a UnicodeDecodeError (found by tests/fuzz: test_fuzz_engine_sidecars)."""
+    odd = tmp_path / os.fsdecode(b"w\xff")
+    engine = _write(tmp_path, name=odd.name)
+    info = trt.inspect_engine(os.fsencode(engine))
+    assert info.as_dict()["engine"] == str(engine) and "\\udcff" in repr(info)
+    with pytest.raises(RuntimeError, match="no CUDA device is visible"):
+        Recognizer(engine)
+    (tmp_path / f"{odd.name}.json").write_bytes(json.dumps(_sidecar(engine.read_bytes())).encode()[:-40] + b"\xfb\xff")
+    with pytest.raises(ValueError, match=r"\\x"):
+        trt.inspect_engine(os.fsencode(engine))
 
 
 def test_build_without_the_runtime_says_how_to_get_it(engine, monkeypatch):

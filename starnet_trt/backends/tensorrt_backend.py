@@ -91,11 +91,12 @@ def load_predictor(
     trt = import_runtime()
     if libnvinfer is None and not os.environ.get("STARNET_TRT_LIBNVINFER"):
         libnvinfer = pip_libnvinfer()
+    # Paths go to C++ as the file system's bytes (os.fsencode), so names that are not valid UTF-8 open too.
     return trt.Predictor(
-        path,
-        sidecar=side,
-        libnvinfer=os.fsdecode(os.fspath(libnvinfer)) if libnvinfer else "",
-        plugins=os.fsdecode(os.fspath(plugins)) if plugins is not None else "",
+        os.fsencode(path),
+        sidecar=os.fsencode(side),
+        libnvinfer=os.fsencode(libnvinfer) if libnvinfer else b"",
+        plugins=os.fsencode(plugins) if plugins is not None else b"",
         device=device,
         cuda_graphs=bool(cuda_graphs),
     )

@@ -208,3 +208,46 @@ def _fuzz_images(fuzzer, tmp_path):
         return call(run, FILE_ERRORS)
 
     fuzzer.run(one)
+
+
+def test_fuzz_engine_sidecars(fuzzer, tmp_path):
+    """The C++ runtime's own JSON reader (csrc/runtime/miniJson.cpp) and sidecar checks, on mutated sidecars.
+    Needs starnet_trt._trt (built with TensorRT headers); skipped elsewhere, CI included."""
+    import hashlib
+    import json
+
+    trt = pytest.importorskip("starnet_trt._trt", reason="starnet_trt._trt is built only with TensorRT headers")
+    engine = tmp_path / "x.engine"
+    blob = np.random.default_rng(0).integers(0, 256, 300, np.uint8).tobytes()
+    engine.write_bytes(blob)
+    shape = [-1, 3, 32, 100]
+    sidecar = {
+        "format": "starnet-trt-engine", "format_version": 1, "engine": "x.engine",
+        "engine_sha256": hashlib.sha256(blob).hexdigest(), "engine_bytes": len(blob), "precision": "fp16",
+        "charset": "0123456789abcdefghijklmnopqrstuvwxyz", "arch": "starnet_mv3",
+        "preprocess": {"height": 32, "width": 100, "channels": 3, "resize": "keep_ratio_pad_right"},
+        "blank_index": 0, "output": "probs", "metadata": {"k": "v\u00e9"},
+        "input": {"name": "x", "dtype": "float32", "shape": shape},
+        "outputs": [{"name": "probs", "dtype": "float32", "shape": [-1, 25, 37]}],
+        "profile": {"min": [1, 3, 32, 100], "opt": [2, 3, 32, 100], "max": [4, 3, 32, 100]},
+        "tensorrt": {"flavour": "tensorrt", "version": "10.16.0"}, "device": {"compute_capabilities": ["9.0"]},
+        "plugins": [],
+    }  # fmt: skip
+    original = json.dumps(sidecar, indent=1).encode()
+    side = tmp_path / "x.json"
+    side.write_bytes(original)
+    trt.inspect_engine(str(engine))  # the unmutated pair is accepted
+
+    def one(rng):
+        side.write_bytes(_mutate(rng, original) if rng.random() < 0.9 else rng.bytes(int(rng.integers(0, 500))))
+
+        def run():
+            try:
+                info = trt.inspect_engine(str(engine))
+            except UnicodeDecodeError as exc:  # a ValueError, but one that hides the real message
+                raise AssertionError(f"message not decodable: {exc}") from None
+            assert info.max_batch >= info.min_batch >= 1
+
+        return call(run, (ValueError,))
+
+    fuzzer.run(one)

@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,14 @@ using namespace pybind11::literals;
 
 namespace
 {
+
+//! A file name as Python spells it (os.fsdecode: undecodable bytes become surrogate escapes), so a path that is not
+//! valid UTF-8 round-trips instead of failing the conversion.
+py::str fsString(const std::string& path)
+{
+    return py::reinterpret_steal<py::str>(
+        PyUnicode_DecodeFSDefaultAndSize(path.data(), static_cast<Py_ssize_t>(path.size())));
+}
 
 // -- DLPack (the stable C ABI of dlpack.h v0.8; producers hand out "dltensor" capsules of DLManagedTensor) -------
 
@@ -450,7 +459,7 @@ py::dict infoDict(const starnet::EngineInfo& info)
     {
         plugins.append(py::dict("name"_a = p.name, "version"_a = p.version, "namespace"_a = p.nameSpace));
     }
-    return py::dict("engine"_a = info.enginePath, "charset"_a = info.charset, "blank_index"_a = info.blankIndex,
+    return py::dict("engine"_a = fsString(info.enginePath), "charset"_a = info.charset, "blank_index"_a = info.blankIndex,
         "output"_a = info.output, "precision"_a = info.precision, "input_name"_a = info.inputName,
         "input_shape"_a = py::make_tuple(info.channels, info.height, info.width),
         "profile"_a = py::make_tuple(info.minBatch, info.optBatch, info.maxBatch), "steps"_a = info.steps,
@@ -459,18 +468,53 @@ py::dict infoDict(const starnet::EngineInfo& info)
         "plugins"_a = plugins, "engine_sha256"_a = info.engineSha256, "engine_bytes"_a = info.engineBytes);
 }
 
+//! Raises `type` with `message` decoded as UTF-8 with backslash escapes: messages quote sidecar text and file names,
+//! which need not be valid UTF-8, and pybind11's default translation would then raise UnicodeDecodeError instead.
+void raiseEscaped(PyObject* type, const char* message)
+{
+    PyObject* text = PyUnicode_DecodeUTF8(message, static_cast<Py_ssize_t>(std::strlen(message)), "backslashreplace");
+    PyErr_SetObject(type, text);
+    Py_XDECREF(text);
+}
+
 } // namespace
 
 PYBIND11_MODULE(_trt, m)
 {
     m.doc() = "starnet-trt TensorRT predictor (C++ runtime; TensorRT loaded at run time with dlopen)";
+    py::register_exception_translator([](std::exception_ptr pending) {
+        try
+        {
+            if (pending)
+            {
+                std::rethrow_exception(pending);
+            }
+        }
+        catch (const py::builtin_exception&)
+        {
+            throw; // py::value_error, py::type_error, ...: pybind11's own translation keeps their types
+        }
+        catch (const std::invalid_argument& e)
+        {
+            raiseEscaped(PyExc_ValueError, e.what());
+        }
+        catch (const std::out_of_range& e)
+        {
+            raiseEscaped(PyExc_IndexError, e.what());
+        }
+        catch (const std::runtime_error& e)
+        {
+            raiseEscaped(PyExc_RuntimeError, e.what());
+        }
+    });
 
     py::class_<starnet::EngineInfo>(m, "EngineInfo", "An engine's sidecar, checked against the engine file")
         .def("as_dict", &infoDict)
         .def_readonly("max_batch", &starnet::EngineInfo::maxBatch)
         .def_readonly("min_batch", &starnet::EngineInfo::minBatch)
         .def_readonly("charset", &starnet::EngineInfo::charset)
-        .def("__repr__", [](const starnet::EngineInfo& i) { return "<EngineInfo " + i.enginePath + ">"; });
+        .def("__repr__",
+            [](const starnet::EngineInfo& i) { return py::str("<EngineInfo {!r}>").format(fsString(i.enginePath)); });
 
     m.def(
         "inspect_engine", [](const std::string& engine, const std::string& sidecar) {
