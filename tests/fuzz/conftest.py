@@ -3,7 +3,8 @@
 
 A harness passes when every call either returns a well-formed result or raises one of the entry point's
 documented exception types. A crash (segfault, sanitizer report, abort) fails the whole run. Inputs that once
-failed are kept in ``regressions`` lists inside the harnesses and replayed first.
+failed are kept in ``tests/fuzz/regressions/`` and replayed first; a failure names the seed and run that
+reproduce it (``FUZZ_SEED``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ class Fuzzer:
         """Call ``one(rng)`` until the time budget is spent; it returns an outcome label ("ok", "ValueError"...)."""
         deadline = time.monotonic() + self.seconds
         while time.monotonic() < deadline:
-            outcome = one(self.rng)
+            try:
+                outcome = one(self.rng)
+            except BaseException as exc:
+                # The rng's sequence depends on the seed only, so this input comes back at the same run index.
+                note = f"[fuzz] {self.name}: run {self.executions}; reproduce with FUZZ_SEED={self.seed}"
+                if hasattr(exc, "add_note"):  # Python >= 3.11
+                    exc.add_note(note)
+                else:
+                    print(note)
+                raise
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             self.executions += 1
         summary = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()))
