@@ -1,4 +1,4 @@
-"""Type and range checks for the keyword arguments of the Python API (builder, quantizer).
+"""Type and range checks for the arguments of the Python API (recognizer, builder, quantizer).
 
 Each raises ``TypeError`` for a wrong type and ``ValueError`` for a wrong value, naming the argument, what was
 expected and what came, before any file is read or any TensorRT object is made.
@@ -6,6 +6,7 @@ expected and what came, before any file is read or any TensorRT object is made.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,9 +20,10 @@ def require_bool(value: object, name: str) -> bool:
 
 
 def require_int(value: object, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
-    """An ``int`` (not a ``bool``) within ``[minimum, maximum]``."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """An integer (``int`` or a NumPy integer, not a ``bool``) within ``[minimum, maximum]``, as an ``int``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         low = "-inf" if minimum is None else str(minimum)
         high = "inf" if maximum is None else str(maximum)

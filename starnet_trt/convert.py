@@ -32,9 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from . import limits
+
 log = logging.getLogger(__name__)
 
-MAX_PDPARAMS_BYTES = 2 * 1024**3  # ResNet34_vd STAR-Net is ~90 MB; refuse anything absurd before reading it
 PADDLE_META_KEYS = ("StructuredToParameterName@@",)  # paddle.save bookkeeping, not a tensor
 
 # (module, name) pairs a Paddle state_dict pickle may reference: NumPy array reconstruction and containers.
@@ -70,9 +71,7 @@ def load_pdparams(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     path = Path(os.fspath(path))
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    size = path.stat().st_size
-    if size > MAX_PDPARAMS_BYTES:
-        raise ValueError(f"{path}: {size} bytes is more than any STAR-Net checkpoint ({MAX_PDPARAMS_BYTES} max)")
+    limits.check_file_size(path, limits.MAX_CHECKPOINT_BYTES, "PaddleOCR checkpoint")
     data = path.read_bytes()
     try:
         obj = _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
@@ -220,7 +219,6 @@ DTRB_RENAMES = (
 )
 DTRB_GRID_CONSTANTS = ("Transformation.GridGenerator.P_hat", "Transformation.GridGenerator.inv_delta_C")
 DTRB_CHARSET = "0123456789abcdefghijklmnopqrstuvwxyz"  # DTRB's --character default (case-insensitive models)
-MAX_PTH_BYTES = 2 * 1024**3
 
 
 def load_dtrb_state(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -239,9 +237,7 @@ def load_dtrb_state(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(os.fspath(path))
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    size = path.stat().st_size
-    if size > MAX_PTH_BYTES:
-        raise ValueError(f"{path}: {size} bytes is more than any DTRB checkpoint ({MAX_PTH_BYTES} max)")
+    limits.check_file_size(path, limits.MAX_CHECKPOINT_BYTES, "DTRB checkpoint")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -20,6 +20,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from . import argcheck
 from .backends import BACKEND_NAMES, Backend, TensorInfo, open_backend
 from .images import check_image, is_path, read_image
 from .metadata import ModelInfo
@@ -80,14 +81,6 @@ def _resolve_model_path(model: object) -> str:
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file not found: {path!r}")
     return path
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_on_error(on_error: object) -> str:
@@ -162,8 +155,8 @@ class Recognizer:
         path = _resolve_model_path(model)
         if not isinstance(backend, str) or backend not in BACKEND_NAMES:
             raise ValueError(f"backend must be one of {list(BACKEND_NAMES)}, got {backend!r}")
-        batch_size = _check_int(batch_size, "batch_size", 1)
-        self._num_threads = _check_int(num_threads, "num_threads", 0)
+        batch_size = argcheck.require_int(batch_size, "batch_size", 1)
+        self._num_threads = argcheck.require_int(num_threads, "num_threads", 0)
         self._prepost_threads = self._num_threads or 1
         if providers is not None and (isinstance(providers, str) or not isinstance(providers, (list, tuple))):
             raise TypeError(f"providers must be a list of provider names or None, got {type(providers).__name__}")
