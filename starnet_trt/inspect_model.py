@@ -54,12 +54,73 @@ def _value_infos(values: Any) -> list[dict[str, Any]]:
     return out
 
 
+def count_flops(model: Any) -> dict[str, int]:
+    """Floating-point operations per image of an ONNX model's matrix work, by op type (a multiply-add is 2).
+
+    Counts ``Conv`` (grouped too), ``Gemm``, ``MatMul`` and ``LSTM``/``GRU``, which hold nearly all of a
+    recognition model's arithmetic; element-wise ops, pooling and ``GridSample`` are left out. Shapes come from
+    ONNX shape inference with the batch fixed to 1, so a ``MatMul`` whose shapes cannot be inferred is skipped.
+    This is what a roofline needs: images/s times FLOPs per image over the machine's measured peak.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.ModelProto()
+    proto.CopyFrom(model)
+    for value in proto.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_value = 1
+    try:
+        proto = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    except Exception:  # a model shape inference cannot follow: count what has static shapes
+        pass
+    shapes: dict[str, list[int]] = {}
+    for v in [*proto.graph.input, *proto.graph.value_info, *proto.graph.output]:
+        dims = shape_dims(v.type.tensor_type.shape)
+        if dims and all(isinstance(d, int) for d in dims):
+            shapes[v.name] = dims  # type: ignore[assignment]
+    for init in proto.graph.initializer:
+        shapes[init.name] = list(init.dims)
+    for node in proto.graph.node:  # Constant nodes feeding weights
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].HasField("t"):
+            shapes[node.output[0]] = list(numpy_helper.to_array(node.attribute[0].t).shape)
+
+    def prod(values: list[int]) -> int:
+        out = 1
+        for v in values:
+            out *= int(v)
+        return out
+
+    flops: dict[str, int] = {}
+    for node in proto.graph.node:
+        ins = [shapes.get(name) for name in node.input]
+        out = shapes.get(node.output[0]) if node.output else None
+        count = 0
+        if node.op_type == "Conv" and out and len(ins) > 1 and ins[1]:
+            count = 2 * prod(out) * prod(ins[1][1:])  # weight [M, C/group, kh, kw]
+        elif node.op_type == "Gemm" and out and ins[0]:
+            trans_a = next((a.i for a in node.attribute if a.name == "transA"), 0)
+            count = 2 * prod(out) * ins[0][0 if trans_a else 1]
+        elif node.op_type == "MatMul" and out and ins[0]:
+            count = 2 * prod(out) * ins[0][-1]
+        elif node.op_type in ("LSTM", "GRU") and len(ins) > 2 and ins[0] and ins[1] and ins[2]:
+            # W [dirs, gates*H, I], R [dirs, gates*H, H]; X [T, N, I] (layout 0) or [N, T, I]
+            layout = next((a.i for a in node.attribute if a.name == "layout"), 0)
+            steps, batch = (ins[0][0], ins[0][1]) if layout == 0 else (ins[0][1], ins[0][0])
+            count = 2 * steps * batch * (prod(ins[1]) + prod(ins[2]))
+        if count:
+            flops[node.op_type] = flops.get(node.op_type, 0) + count
+    return flops
+
+
 def inspect_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A JSON-ready description of an ONNX model file.
 
     Keys: ``path``, ``size_bytes``, ``sha256``, ``ir_version``, ``opset`` (domain -> version, ``""`` is the
     default domain), ``producer``, ``inputs``/``outputs`` (name, type, shape), ``metadata`` (raw
-    ``metadata_props``), ``model_info`` (parsed starnet-trt metadata or ``None``) and ``model_info_error``.
+    ``metadata_props``), ``model_info`` (parsed starnet-trt metadata or ``None``), ``model_info_error`` and
+    ``flops_per_image`` (:func:`count_flops`, by op type).
 
     Raises:
         TypeError: ``path`` is not a path.
@@ -104,6 +165,7 @@ def inspect_model(path: str | os.PathLike[str]) -> dict[str, Any]:
         "metadata": props,
         "model_info": None,
         "model_info_error": None,
+        "flops_per_image": count_flops(model),
     }
     try:
         parsed = ModelInfo.from_props(props, source=os.path.basename(fspath))
@@ -151,6 +213,10 @@ def format_inspection(info: dict[str, Any]) -> str:
             f"input:     {pre['channels']}x{pre['height']}x{pre['width']} {pre['channel_order']}, "
             f"(x * {pre['scale']:.6g} - {pre['mean']}) / {pre['std']}, {pre['resize']}",
         ]
+    flops = info.get("flops_per_image") or {}
+    if flops:
+        parts = ", ".join(f"{op} {n / 1e6:.1f}" for op, n in sorted(flops.items(), key=lambda kv: -kv[1]))
+        lines.append(f"work:      {sum(flops.values()) / 1e6:.1f} MFLOP per image ({parts})")
     other = {k: v for k, v in info["metadata"].items() if k != "character" and not k.startswith("starnet.")}
     lines += [f"meta:      {k} = {v}" for k, v in sorted(other.items())]
     return "\n".join(lines)
