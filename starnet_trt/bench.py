@@ -156,7 +156,7 @@ def environment() -> dict[str, Any]:
         env["onnxruntime_providers"] = ort.get_available_providers()
     except ImportError:
         env["onnxruntime"] = None
-    for name in ("tensorrt", "tensorrt_rtx"):
+    for name in ("openvino", "tensorrt", "tensorrt_rtx"):
         try:
             module = __import__(name)
             env[name] = getattr(module, "__version__", "unknown")
@@ -293,6 +293,7 @@ def run_bench(
     warmup: int = 3,
     images: str | None = None,
     threads: int = 0,
+    precision: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BenchReport:
     """Benchmark ``model`` (default: the bundled one); see the module docstring."""
@@ -306,7 +307,7 @@ def run_bench(
         raise ValueError(f"--warmup must be >= 0, got {warmup}")
     pool, described = load_images(images, max(max(batches), 64))
     say = progress or (lambda line: None)
-    with Recognizer(model, backend=backend, batch_size=max(batches), num_threads=threads) as rec:
+    with Recognizer(model, backend=backend, batch_size=max(batches), num_threads=threads, precision=precision) as rec:
         report = BenchReport(
             model=rec.model_path,
             backend=rec.backend_name,
@@ -420,7 +421,10 @@ def plot(report: BenchReport, path: str) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", help="ONNX model or TensorRT engine (default: the bundled model)")
-    parser.add_argument("--backend", choices=("auto", "onnxruntime", "tensorrt"), default="auto")
+    from .cli import BACKEND_CHOICES
+
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="openvino backend only (default fp32)")
     parser.add_argument("--batch", default=",".join(map(str, DEFAULT_BATCHES)), help="batch sizes (default 1,8,32,128)")
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument("--iterations", type=int, help="timed calls per batch size")
@@ -455,6 +459,7 @@ def run(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         images=args.images,
         threads=args.threads,
+        precision=args.precision,
         progress=lambda line: print(line, flush=True),
     )
     env = report.environment

@@ -20,6 +20,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+#: --backend choices (starnet_trt.backends.BACKEND_NAMES, spelled out so --help needs no import of the backends)
+BACKEND_CHOICES = ("auto", "onnxruntime", "openvino", "tensorrt")
+
 PROG = "starnet-trt"
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -154,9 +157,14 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", help="ONNX model or TensorRT engine (default: the bundled model)")
     parser.add_argument(
         "--backend",
-        choices=("auto", "onnxruntime", "tensorrt"),
+        choices=BACKEND_CHOICES,
         default="auto",
-        help="inference backend (default: from the model's suffix)",
+        help="inference backend (default: from the model's suffix; openvino only by name)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        help="openvino backend only: inference precision (default fp32; bf16 needs AVX512-BF16 or AMX)",
     )
     parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per model run (default 32)")
     parser.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads, 0 = automatic (default)")
@@ -167,7 +175,14 @@ def _open_recognizer(args: argparse.Namespace, **kwargs: Any) -> Any:
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-    return Recognizer(args.model, backend=args.backend, batch_size=args.batch_size, num_threads=args.threads, **kwargs)
+    return Recognizer(
+        args.model,
+        backend=args.backend,
+        batch_size=args.batch_size,
+        num_threads=args.threads,
+        precision=args.precision,
+        **kwargs,
+    )
 
 
 class RecognizeCommand:

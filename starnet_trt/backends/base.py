@@ -80,3 +80,43 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release the model and buffers; further calls raise ``RuntimeError``."""
+
+
+def score_output(outputs: Sequence[TensorInfo]) -> TensorInfo:
+    """The scores output: the one named ``probs`` (the export contract), else a single-output model's only one."""
+    for out in outputs:
+        if out.name == "probs":
+            return out
+    return outputs[0]
+
+
+def check_model_io(source: str, inputs: Sequence[TensorInfo], out: TensorInfo, info: ModelInfo) -> None:
+    """Check an ONNX model's inputs/outputs against its metadata (one float32 ``[N, C, H, W]`` input whose fixed
+    dimensions match the preprocessing; ``out``, the scores output (:func:`score_output`), float32
+    ``[N, T, classes]`` with blank + charset classes).
+
+    Raises:
+        ValueError: naming the tensor, what it is and what the metadata implies.
+    """
+    pre = info.preprocess
+    if len(inputs) != 1:
+        names = [i.name for i in inputs]
+        raise ValueError(f"{source}: expected one input (the image batch 'x'), got {len(names)}: {names}")
+    inp = inputs[0]
+    if inp.type != "tensor(float)" or len(inp.shape) != 4:
+        raise ValueError(f"{source}: expected input '{inp.name}' float32 [N, C, H, W], got {inp.type} {inp.shape}")
+    expected = (pre.channels, pre.height, pre.width)
+    for axis, (got, want) in enumerate(zip(inp.shape[1:], expected, strict=True), start=1):
+        if isinstance(got, int) and got != want:
+            raise ValueError(
+                f"{source}: input '{inp.name}' has shape {list(inp.shape)} but the metadata's preprocessing "
+                f"produces [N, {pre.channels}, {pre.height}, {pre.width}] (axis {axis}: {got} vs {want})"
+            )
+    if out.type != "tensor(float)" or len(out.shape) != 3:
+        raise ValueError(f"{source}: expected output '{out.name}' float32 [N, T, classes], got {out.type} {out.shape}")
+    classes = out.shape[2]
+    if isinstance(classes, int) and classes != info.num_classes:
+        raise ValueError(
+            f"{source}: the metadata charset has {len(info.charset)} characters, so the output should "
+            f"have {info.num_classes} classes (blank + charset), but '{out.name}' has {classes}"
+        )

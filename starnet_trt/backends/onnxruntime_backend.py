@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..metadata import ModelInfo
-from .base import Backend, TensorInfo
+from .base import Backend, TensorInfo, check_model_io, score_output
 
 logger = logging.getLogger(__name__)
 
@@ -116,39 +116,10 @@ class OnnxRuntimeBackend(Backend):
         return list(self._session.get_providers())
 
     def _output(self) -> TensorInfo:
-        # The contract names the output "probs"; a single-output model may call it anything.
-        for out in self._outputs:
-            if out.name == "probs":
-                return out
-        return self._outputs[0]
+        return score_output(self._outputs)
 
     def _check_io(self) -> None:
-        source = os.path.basename(self._path)
-        pre = self.metadata.preprocess
-        if len(self._inputs) != 1:
-            names = [i.name for i in self._inputs]
-            raise ValueError(f"{source}: expected one input (the image batch 'x'), got {len(names)}: {names}")
-        inp = self._inputs[0]
-        if inp.type != "tensor(float)" or len(inp.shape) != 4:
-            raise ValueError(f"{source}: expected input '{inp.name}' float32 [N, C, H, W], got {inp.type} {inp.shape}")
-        expected = (pre.channels, pre.height, pre.width)
-        for axis, (got, want) in enumerate(zip(inp.shape[1:], expected, strict=True), start=1):
-            if isinstance(got, int) and got != want:
-                raise ValueError(
-                    f"{source}: input '{inp.name}' has shape {list(inp.shape)} but the metadata's preprocessing "
-                    f"produces [N, {pre.channels}, {pre.height}, {pre.width}] (axis {axis}: {got} vs {want})"
-                )
-        out = self._output()
-        if out.type != "tensor(float)" or len(out.shape) != 3:
-            raise ValueError(
-                f"{source}: expected output '{out.name}' float32 [N, T, classes], got {out.type} {out.shape}"
-            )
-        classes = out.shape[2]
-        if isinstance(classes, int) and classes != self.metadata.num_classes:
-            raise ValueError(
-                f"{source}: the metadata charset has {len(self.metadata.charset)} characters, so the output should "
-                f"have {self.metadata.num_classes} classes (blank + charset), but '{out.name}' has {classes}"
-            )
+        check_model_io(os.path.basename(self._path), self._inputs, self._output(), self.metadata)
 
     def _resolve_max_batch(self, requested: int) -> int:
         batch_dim = self._inputs[0].shape[0]

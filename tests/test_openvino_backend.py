@@ -1,0 +1,132 @@
+"""The OpenVINO CPU backend: same results as ONNX Runtime in fp32, bf16 where the CPU has it, clear errors."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx_fixtures import make_model, text_image
+
+from starnet_trt import Recognizer
+from starnet_trt.cli import main
+
+ov = pytest.importorskip("openvino", reason="the openvino backend needs OpenVINO (in the test extra)")
+
+ROOT = Path(__file__).resolve().parents[1]
+WORDS = sorted(str(p) for p in (ROOT / "examples" / "words").iterdir())
+WORDS_TINY = ["hello", "abc", "zz9", "x", "openvino", "a1b2c3"]
+
+
+def cpu_has(capability: str) -> bool:
+    return capability in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+@pytest.fixture(scope="module")
+def ort_results():
+    with Recognizer() as rec:
+        return rec.recognize(WORDS)
+
+
+def test_fp32_matches_onnxruntime_on_the_bundled_model(ort_results):
+    with Recognizer(backend="openvino") as rec:
+        assert rec.backend_name == "openvino"
+        assert rec.providers == ["OpenVINO CPU fp32"]
+        got = rec.recognize(WORDS)
+    assert [r.text for r in got] == [r.text for r in ort_results]
+    assert max(abs(a.confidence - b.confidence) for a, b in zip(got, ort_results, strict=True)) < 1e-4
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 4, 7, 32])
+def test_latency_and_split_batches_agree(ort_results, batch_size):
+    # Batches of >= 2 images per stream are split across OpenVINO's throughput streams, smaller ones run on the
+    # latency request: every batch size, and the ragged last batch, must give the same texts.
+    with Recognizer(backend="openvino", batch_size=batch_size) as rec:
+        assert [r.text for r in rec.recognize(WORDS)] == [r.text for r in ort_results]
+        assert [r.text for r in rec.recognize(WORDS[:2])] == [r.text for r in ort_results[:2]]
+
+
+def test_tiny_model_dynamic_output_and_fixed_batch(tmp_path):
+    images = [text_image(w) for w in WORDS_TINY]
+    with Recognizer(make_model(tmp_path / "tiny.onnx"), backend="openvino", batch_size=4) as rec:
+        assert [r.text for r in rec.recognize(images)] == WORDS_TINY
+    with Recognizer(make_model(tmp_path / "fixed.onnx", batch=4), backend="openvino", batch_size=16) as rec:
+        assert rec.batch_size == 4
+        assert [r.text for r in rec.recognize(images)] == WORDS_TINY
+
+
+def test_bad_image_in_a_batch_does_not_touch_the_others():
+    with Recognizer(backend="openvino", batch_size=8) as rec:
+        good = rec.recognize(WORDS[:8])
+        mixed = rec.recognize([*WORDS[:3], np.zeros((0, 5, 3), np.uint8), *WORDS[3:8]], on_error="skip")
+    assert mixed[3] is None
+    assert [r.text for r in mixed if r is not None] == [r.text for r in good]
+
+
+@pytest.mark.skipif(not cpu_has("BF16"), reason="this CPU has no bfloat16 instructions")
+def test_bf16_reads_the_confident_words_like_fp32(ort_results):
+    with Recognizer(backend="openvino", precision="bf16") as rec:
+        assert rec.providers == ["OpenVINO CPU bf16"]
+        got = rec.recognize(WORDS)
+    confident = [(a.text, b.text) for a, b in zip(ort_results, got, strict=True) if a.confidence > 0.95]
+    assert len(confident) >= 8
+    assert all(a == b for a, b in confident), confident
+    assert max(abs(a.confidence - b.confidence) for a, b in zip(got, ort_results, strict=True)) < 0.2
+
+
+@pytest.mark.skipif(cpu_has("BF16"), reason="this CPU has bfloat16 instructions")
+def test_bf16_refused_where_the_cpu_lacks_it():
+    with pytest.raises(ValueError, match="BF16 support"):
+        Recognizer(backend="openvino", precision="bf16")
+
+
+def test_bad_arguments_and_files(tmp_path):
+    with pytest.raises(ValueError, match=r"precision must be one of 'fp32', 'bf16', 'fp16'.*'int8'"):
+        Recognizer(backend="openvino", precision="int8")
+    with pytest.raises(TypeError, match="precision must be a string or None, got int"):
+        Recognizer(backend="openvino", precision=16)
+    with pytest.raises(ValueError, match="applies to the openvino backend only"):
+        Recognizer(precision="bf16")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x08\x07not a protobuf" * 10)
+    with pytest.raises(ValueError, match="cannot load ONNX model"):
+        Recognizer(junk, backend="openvino")
+    with pytest.raises(ValueError, match="metadata"):
+        Recognizer(make_model(tmp_path / "bare.onnx", metadata=False), backend="openvino")
+    with pytest.raises(ValueError, match=r"should have 11 classes.*has 37"):
+        Recognizer(make_model(tmp_path / "bad.onnx", charset="0123456789", num_classes=37), backend="openvino")
+    rec = Recognizer(backend="openvino")
+    rec.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        rec.recognize(WORDS[:1])
+
+
+def test_missing_openvino_is_a_clear_error(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_openvino(name, *args, **kwargs):
+        if name == "openvino" or name.startswith("openvino."):
+            raise ImportError("No module named 'openvino'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_openvino)
+    with pytest.raises(RuntimeError, match=r"pip install 'starnet-trt\[openvino\]'"):
+        Recognizer(backend="openvino")
+
+
+def test_cli_recognize_and_bench(capsys, tmp_path):
+    assert main(["recognize", "--backend", "openvino", "--precision", "fp32", *WORDS[:3]]) == 0
+    out, _ = capsys.readouterr()
+    assert len(out.strip().splitlines()) == 3
+    assert main(["recognize", "--precision", "bf16", WORDS[0]]) == 2
+    _, err = capsys.readouterr()
+    assert "applies to the openvino backend only" in err
+    report = tmp_path / "bench.json"
+    code = main(["bench", "--backend", "openvino", "--batch", "1,4", "--iterations", "2", "--json", str(report)])
+    assert code == 0
+    import json
+
+    data = json.loads(report.read_text())
+    assert data["backend"] == "openvino"
+    assert data["environment"]["openvino"]
