@@ -1,6 +1,7 @@
 """Side-by-side CPU comparison, one run, one machine, the same decoded images and the same model weights:
 
-1. starnet-trt (``Recognizer``, ONNX Runtime backend) on the ONNX model;
+1. starnet-trt (``Recognizer``, ONNX Runtime backend) on the ONNX model, and when OpenVINO is installed its
+   openvino backend on the same file: fp32, and bf16 where the CPU has it;
 2. PaddleOCR's own inference pipeline (``paddleocr`` 2.7's ``tools/infer/predict_rec.TextRecognizer``,
    ``use_onnx``) on the same ONNX model: its preprocessing, its batching and its ``CTCLabelDecode``;
 3. the PyTorch reference model in eager mode on the weights the ONNX model was exported from, with the
@@ -11,6 +12,10 @@ Images are decoded once before any timing (file reading is excluded for everyone
 set ``--repeat`` times after one warm-up batch, and the best pass is reported. Accuracy uses the DTRB protocol
 (``starnet_trt.evaluation.word_scores``). PaddleOCR's pipeline must produce exactly our texts on the same model;
 the script counts the words where it does not.
+
+Roofline: the model's matrix work per image (``starnet_trt.inspect_model.count_flops``) times a row's images/s,
+over this machine's fp32 GEMM peak measured with NumPy's BLAS on all cores, says how close a float32 pipeline is to
+what the CPU can do at all, and what PaddleOCR's throughput x 1.5 would need.
 
 Run it alone on an idle machine, in the environment ``benchmarks/setup_compare_cpu.sh`` creates:
 
@@ -66,10 +71,12 @@ def best_pass(run: Callable[[list[np.ndarray]], list[str]], images: list[np.ndar
 # ------------------------------------------------------------------------------------------------ contenders
 
 
-def starnet_trt_runner(model: str, batch: int) -> Callable[[list[np.ndarray]], list[str]]:
+def starnet_trt_runner(
+    model: str, batch: int, backend: str = "auto", precision: str | None = None
+) -> Callable[[list[np.ndarray]], list[str]]:
     from starnet_trt import Recognizer
 
-    rec = Recognizer(model, batch_size=batch)
+    rec = Recognizer(model, batch_size=batch, backend=backend, precision=precision)
 
     def run(images: list[np.ndarray]) -> list[str]:
         return [r.text for r in rec.recognize(images)]
@@ -155,6 +162,41 @@ def rapidocr_runner(batch: int) -> Callable[[list[np.ndarray]], list[str]]:
     return run
 
 
+# ------------------------------------------------------------------------------------------------ roofline
+
+
+def gemm_peak_gflops(size: int = 2048, repeat: int = 7) -> float:
+    """This machine's float32 GEMM rate through NumPy's BLAS on all cores: best of ``repeat`` square products."""
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size), dtype=np.float32)
+    b = rng.random((size, size), dtype=np.float32)
+    a @ b
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size**3 / best / 1e9
+
+
+def model_mflops(model: str) -> float:
+    import onnx
+
+    from starnet_trt.inspect_model import count_flops
+
+    return sum(count_flops(onnx.load(model, load_external_data=False)).values()) / 1e6
+
+
+def openvino_precisions() -> list[str]:
+    """The openvino backend's precisions this machine can run: fp32, and bf16 if the CPU has it."""
+    try:
+        import openvino
+    except ImportError:
+        return []
+    capabilities = openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return ["fp32"] + (["bf16"] if "BF16" in capabilities else [])
+
+
 # ------------------------------------------------------------------------------------------------ main
 
 
@@ -163,6 +205,14 @@ def accuracy(labels: Sequence[str], texts: Sequence[str]) -> tuple[float, float]
 
     scores = [word_scores(label, text) for label, text in zip(labels, texts, strict=True)]
     return 100.0 * float(np.mean([s[0] for s in scores])), float(np.mean([s[1] for s in scores]))
+
+
+def _openvino_version() -> str | None:
+    try:
+        import openvino
+    except ImportError:
+        return None
+    return openvino.get_version()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,6 +233,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(images)} images from {args.data}; batch {args.batch}; best of {args.repeat} passes", flush=True)
     contenders: list[tuple[str, str, Callable[[], Callable[[list[np.ndarray]], list[str]]]]] = [
         ("starnet-trt (ONNX Runtime)", "same ONNX model", lambda: starnet_trt_runner(args.model, args.batch)),
+    ]
+    for precision in openvino_precisions():
+        contenders.append(
+            (
+                f"starnet-trt (OpenVINO {precision})",
+                "same ONNX model" + (", bf16 arithmetic" if precision == "bf16" else ""),
+                lambda p=precision: starnet_trt_runner(args.model, args.batch, "openvino", p),
+            )
+        )
+    contenders += [
         ("PaddleOCR 2.7 TextRecognizer", "same ONNX model", lambda: paddleocr_runner(args.model, args.batch)),
         ("PyTorch reference, eager", "same weights", lambda: pytorch_runner(args.weights, args.batch)),
     ]
@@ -208,16 +268,31 @@ def main(argv: list[str] | None = None) -> int:
             row["texts_differing_from_starnet_trt"] = sum(a != b for a, b in zip(ours, texts, strict=True))
         rows.append(row)
         print(f"  {name}: {row['images_per_s']:.1f} images/s, {acc:.2f}% words, NED {ned:.4f}", flush=True)
-    base = rows[0]["images_per_s"]
+    peak = gemm_peak_gflops()
+    mflops = model_mflops(args.model)
+    paddle = next(r["images_per_s"] for r in rows if r["name"].startswith("PaddleOCR"))
+    for r in rows:
+        if r["weights"].startswith("same"):
+            r["fp32_gemm_peak_share"] = r["images_per_s"] * mflops / 1e3 / peak
     print()
-    print("| pipeline | model | images/s | vs starnet-trt | word accuracy | NED | texts differing from starnet-trt |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| pipeline | model | images/s | vs PaddleOCR | share of fp32 GEMM peak | word accuracy | NED | "
+        "texts differing from starnet-trt (ONNX Runtime) |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         differing = r.get("texts_differing_from_starnet_trt", "-")
+        share = f"{100 * r['fp32_gemm_peak_share']:.0f}%" if "fp32_gemm_peak_share" in r else "-"
         print(
-            f"| {r['name']} | {r['weights']} | {r['images_per_s']:.1f} | {r['images_per_s'] / base:.2f}x | "
-            f"{r['word_accuracy']:.2f}% | {r['ned']:.4f} | {differing} |"
+            f"| {r['name']} | {r['weights']} | {r['images_per_s']:.1f} | {r['images_per_s'] / paddle:.2f}x | "
+            f"{share} | {r['word_accuracy']:.2f}% | {r['ned']:.4f} | {differing} |"
         )
+    ceiling = peak * 1e3 / mflops
+    print(
+        f"\nRoofline: the model does {mflops:.1f} MFLOP per image; this machine's fp32 GEMM peak (NumPy BLAS, "
+        f"{os.cpu_count()} cores) is {peak:.0f} GFLOP/s, so no float32 pipeline exceeds {ceiling:.0f} images/s. "
+        f"PaddleOCR x 1.5 = {1.5 * paddle:.0f} images/s = {100 * 1.5 * paddle / ceiling:.0f}% of that peak."
+    )
     report = {
         "data": args.data,
         "images": len(images),
@@ -225,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "machine": {"cpu": platform.processor() or platform.machine(), "logical_cpus": os.cpu_count()},
         "onnxruntime": ort.__version__,
+        "openvino": _openvino_version(),
+        "model_mflop_per_image": mflops,
+        "fp32_gemm_peak_gflops": peak,
+        "fp32_ceiling_images_per_s": ceiling,
         "rows": rows,
     }
     if args.json:

@@ -69,15 +69,19 @@ def test_bf16_reads_the_confident_words_like_fp32(ort_results):
     with Recognizer(backend="openvino", precision="bf16") as rec:
         assert rec.providers == ["OpenVINO CPU bf16"]
         got = rec.recognize(WORDS)
+    # bf16 moves low-confidence readings (on IIIT5K test 222 of 3000 texts change, 19 right->wrong, 23
+    # wrong->right); words fp32 reads with confidence > 0.95 stay, allowing one flip for other CPUs' kernels.
     confident = [(a.text, b.text) for a, b in zip(ort_results, got, strict=True) if a.confidence > 0.95]
     assert len(confident) >= 8
-    assert all(a == b for a, b in confident), confident
+    assert sum(a != b for a, b in confident) <= 1, confident
     assert max(abs(a.confidence - b.confidence) for a, b in zip(got, ort_results, strict=True)) < 0.2
 
 
-@pytest.mark.skipif(cpu_has("BF16"), reason="this CPU has bfloat16 instructions")
-def test_bf16_refused_where_the_cpu_lacks_it():
-    with pytest.raises(ValueError, match="BF16 support"):
+def test_bf16_refused_where_the_cpu_lacks_it(monkeypatch):
+    from starnet_trt.backends import openvino_backend
+
+    monkeypatch.setattr(openvino_backend, "cpu_capabilities", lambda core: ["FP32", "INT8"])
+    with pytest.raises(ValueError, match=r"'bf16' needs a CPU with BF16 support.*offers \['FP32', 'INT8'\]"):
         Recognizer(backend="openvino", precision="bf16")
 
 

@@ -54,6 +54,11 @@ def _tensor_info(port: Any) -> TensorInfo:
     )
 
 
+def cpu_capabilities(core: Any) -> list[str]:
+    """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of the CPU (``"FP32"``, ``"BF16"``, ``"FP16"``, ``"INT8"``...)."""
+    return list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
 def _model_props(path: str) -> dict[str, str]:
     import onnx
 
@@ -92,7 +97,7 @@ class OpenVinoBackend(Backend):
             raise ValueError(f"precision must be one of 'fp32', 'bf16', 'fp16' for the openvino backend, got {key!r}")
         hint, capability = PRECISIONS[key.lower()]
         self._core = ov.Core()
-        capabilities = list(self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+        capabilities = cpu_capabilities(self._core)
         if capability not in capabilities:
             raise ValueError(
                 f"precision {key!r} needs a CPU with {capability} support (AVX512-BF16 or AMX for bf16, AVX512-FP16 "
