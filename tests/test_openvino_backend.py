@@ -134,3 +134,13 @@ def test_cli_recognize_and_bench(capsys, tmp_path):
     data = json.loads(report.read_text())
     assert data["backend"] == "openvino"
     assert data["environment"]["openvino"]
+
+
+def test_big_batches_run_in_slices(monkeypatch, tmp_path):
+    # Rows go out in rounds of REQUEST_ROWS per request; a wrong offset would give another image's text.
+    from starnet_trt.backends.openvino_backend import OpenVinoBackend
+
+    monkeypatch.setattr(OpenVinoBackend, "REQUEST_ROWS", 2)
+    images = [text_image(w) for w in WORDS_TINY * 4]
+    with Recognizer(make_model(tmp_path / "tiny.onnx"), backend="openvino", batch_size=23) as rec:
+        assert [r.text for r in rec.recognize(images)] == WORDS_TINY * 4

@@ -423,3 +423,19 @@ def test_eight_threads_with_their_own_recognizers_match_a_sequential_run():
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(work, range(8)))
     assert all(result == expected for result in results)
+
+
+def test_cpu_runs_big_batches_in_slices(monkeypatch, tmp_path):
+    # The CPU session runs CPU_RUN_ROWS rows at a time at offsets into the shared buffers; a wrong offset would
+    # give another image's text.
+    from starnet_trt.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "CPU_RUN_ROWS", 3)
+    batch = [text_image(w) for w in words(23)]
+    with Recognizer(make_model(tmp_path / "m.onnx"), batch_size=16) as rec:
+        assert rec._backend._run_rows == 3
+        assert texts(rec.recognize(batch)) == words(23)
+    with Recognizer(make_model(tmp_path / "fixed.onnx", batch=8), batch_size=16) as rec:
+        assert rec._backend._run_rows == 8  # a fixed batch dimension runs whole, partial batches too
+        assert texts(rec.recognize(batch)) == words(23)
+        assert texts(rec.recognize(batch[:3])) == words(3)

@@ -54,6 +54,8 @@ class OnnxRuntimeBackend(Backend):
     """
 
     name = "onnxruntime"
+    #: Rows per session run on the CPU provider (see ``__init__``).
+    CPU_RUN_ROWS = 32
 
     def __init__(
         self,
@@ -91,7 +93,14 @@ class OnnxRuntimeBackend(Backend):
         self._out_name = self._output().name
         self._in_buf = np.zeros((self.max_batch, pre.channels, pre.height, pre.width), np.float32)
         self._out_buf: np.ndarray | None = None
-        self._bindings: dict[int, Any] = {}
+        self._bindings: dict[tuple[int, int], Any] = {}
+        # On the CPU a session runs big batches in slices of CPU_RUN_ROWS: the activations of 32 images stay in
+        # cache, those of 128 do not (bundled model, 2-core Zen 4: 848 img/s in slices of 32 against 699 for one
+        # run of 128; 16 and 32 are equal). GPU providers get the whole batch.
+        # A model with a fixed batch dimension always runs whole (rows past n are stale and ignored).
+        cpu_only = self._session.get_providers() == ["CPUExecutionProvider"]
+        self._fixed_batch = isinstance(self._inputs[0].shape[0], int)
+        self._run_rows = self.CPU_RUN_ROWS if cpu_only and not self._fixed_batch else self.max_batch
         steps, classes = self._output().shape[1:]
         if not (isinstance(steps, int) and isinstance(classes, int)):
             # TorchScript exports often leave T symbolic although the fixed input width fixes it: learn the output
@@ -144,37 +153,43 @@ class OnnxRuntimeBackend(Backend):
         self._check_open()
         return self._in_buf[:n]
 
-    def _binding(self, n: int) -> Any:
-        binding = self._bindings.get(n)
+    def _binding(self, start: int, n: int) -> Any:
+        key = (start, n)
+        binding = self._bindings.get(key)
         if binding is not None:
             return binding
         binding = self._session.io_binding()
         c, h, w = self._in_buf.shape[1:]
-        # The first n rows of a C-contiguous buffer start at its base address: bind that memory directly.
-        binding.bind_input(self._in_name, "cpu", 0, np.float32, [n, c, h, w], self._in_buf.ctypes.data)
+        # Rows start..start+n of a C-contiguous buffer are contiguous memory: bind it directly.
+        in_ptr = self._in_buf.ctypes.data + start * self._in_buf[0].nbytes
+        binding.bind_input(self._in_name, "cpu", 0, np.float32, [n, c, h, w], in_ptr)
         if self._out_buf is not None:
             t, k = self._out_buf.shape[1:]
-            binding.bind_output(self._out_name, "cpu", 0, np.float32, [n, t, k], self._out_buf.ctypes.data)
+            out_ptr = self._out_buf.ctypes.data + start * self._out_buf[0].nbytes
+            binding.bind_output(self._out_name, "cpu", 0, np.float32, [n, t, k], out_ptr)
         else:
             binding.bind_output(self._out_name, "cpu")
-        self._bindings[n] = binding
+        self._bindings[key] = binding
         return binding
 
     def run(self, n: int) -> np.ndarray:
         self._check_open()
         if not 1 <= n <= self.max_batch:
             raise ValueError(f"batch of {n} images is outside 1..{self.max_batch}")
-        binding = self._binding(n)
-        self._session.run_with_iobinding(binding)
+        rows = self.max_batch if self._fixed_batch else n
         if self._out_buf is not None:
+            for start in range(0, rows, self._run_rows):
+                self._session.run_with_iobinding(self._binding(start, min(self._run_rows, rows - start)))
             return self._out_buf[:n]
+        binding = self._binding(0, rows)
+        self._session.run_with_iobinding(binding)
         scores = binding.copy_outputs_to_cpu()[0]
         if scores.shape[2] != self.metadata.num_classes:
             raise ValueError(
                 f"{os.path.basename(self._path)}: output has {scores.shape[2]} classes, the metadata charset needs "
                 f"{self.metadata.num_classes}"
             )
-        return scores
+        return scores[:n]
 
     def close(self) -> None:
         self._bindings.clear()

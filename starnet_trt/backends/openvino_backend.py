@@ -86,6 +86,8 @@ class OpenVinoBackend(Backend):
     """
 
     name = "openvino"
+    #: Most rows one throughput request runs at a time (see :meth:`run`).
+    REQUEST_ROWS = 16
 
     def __init__(self, path: str, *, max_batch: int, num_threads: int = 0, precision: str | None = None) -> None:
         ov = _import_openvino()
@@ -186,13 +188,18 @@ class OpenVinoBackend(Backend):
         fixed = isinstance(self._inputs[0].shape[0], int)  # a fixed batch dimension: always run max_batch rows
         requests = [] if fixed or n < 4 else self._throughput_requests()
         if len(requests) > 1 and n >= 2 * len(requests):
-            # One slice per stream, each request reading and writing its rows of the shared buffers.
-            bounds = np.linspace(0, n, len(requests) + 1).astype(int)
-            for request, start, stop in zip(requests, bounds[:-1], bounds[1:], strict=True):
-                self._bind(request, int(start), int(stop))
-                request.start_async()
-            for request in requests:
-                request.wait()
+            # Rounds of one slice per stream, each request reading and writing its rows of the shared buffers.
+            # Slices of at most REQUEST_ROWS keep activations in cache (bundled model, 2-core Zen 4, batch 128:
+            # bf16 1594 img/s in slices of 16 against 1487 in two of 64; fp32 899 against 774).
+            per = min(self.REQUEST_ROWS, -(-n // len(requests)))
+            slices = [(start, min(start + per, n)) for start in range(0, n, per)]
+            for first in range(0, len(slices), len(requests)):
+                active = list(zip(requests, slices[first : first + len(requests)]))
+                for request, (start, stop) in active:
+                    self._bind(request, start, stop)
+                    request.start_async()
+                for request, _ in active:
+                    request.wait()
         else:
             self._bind(self._request, 0, self.max_batch if fixed else n)
             self._request.infer()
