@@ -194,7 +194,8 @@ class OpenVinoBackend(Backend):
             per = min(self.REQUEST_ROWS, -(-n // len(requests)))
             slices = [(start, min(start + per, n)) for start in range(0, n, per)]
             for first in range(0, len(slices), len(requests)):
-                active = list(zip(requests, slices[first : first + len(requests)]))
+                # The last round may have fewer slices than requests.
+                active = list(zip(requests, slices[first : first + len(requests)], strict=False))
                 for request, (start, stop) in active:
                     self._bind(request, start, stop)
                     request.start_async()
