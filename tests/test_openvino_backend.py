@@ -92,6 +92,8 @@ def test_bad_arguments_and_files(tmp_path):
         Recognizer(backend="openvino", precision=16)
     with pytest.raises(ValueError, match="applies to the openvino backend only"):
         Recognizer(precision="bf16")
+    with pytest.raises(ValueError, match="the openvino backend has none"):
+        Recognizer(backend="openvino", providers=["CPUExecutionProvider"])
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x08\x07not a protobuf" * 10)
     with pytest.raises(ValueError, match="cannot load ONNX model"):

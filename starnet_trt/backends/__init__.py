@@ -55,6 +55,10 @@ def open_backend(
     must be ``None`` (or ``"fp32"`` for ONNX Runtime).
     """
     name = resolve_backend_name(path, backend)
+    if providers is not None and name != "onnxruntime":
+        raise ValueError(
+            f"providers are ONNX Runtime execution providers; the {name} backend has none (got {list(providers)!r})"
+        )
     if precision is not None and not isinstance(precision, str):
         raise TypeError(f"precision must be a string or None, got {type(precision).__name__}")
     if name == "openvino":
