@@ -44,15 +44,19 @@ class Backend(abc.ABC):
     #: skips its CPU preprocessing and decoding.
     decodes_on_device: bool = False
 
-    @property
-    @abc.abstractmethod
-    def inputs(self) -> list[TensorInfo]:
-        """The model inputs."""
+    #: Set by each backend when it loads the model.
+    _inputs: list[TensorInfo]
+    _outputs: list[TensorInfo]
 
     @property
-    @abc.abstractmethod
+    def inputs(self) -> list[TensorInfo]:
+        """The model inputs."""
+        return list(self._inputs)
+
+    @property
     def outputs(self) -> list[TensorInfo]:
         """The model outputs."""
+        return list(self._outputs)
 
     @property
     @abc.abstractmethod

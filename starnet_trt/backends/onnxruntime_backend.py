@@ -112,14 +112,6 @@ class OnnxRuntimeBackend(Backend):
     # -- model description -------------------------------------------------------------------------------------
 
     @property
-    def inputs(self) -> list[TensorInfo]:
-        return list(self._inputs)
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        return list(self._outputs)
-
-    @property
     def providers(self) -> list[str]:
         self._check_open()
         return list(self._session.get_providers())

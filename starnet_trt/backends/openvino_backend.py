@@ -143,14 +143,6 @@ class OpenVinoBackend(Backend):
     # -- model description -------------------------------------------------------------------------------------
 
     @property
-    def inputs(self) -> list[TensorInfo]:
-        return list(self._inputs)
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        return list(self._outputs)
-
-    @property
     def providers(self) -> list[str]:
         self._check_open()
         return [f"OpenVINO CPU {self.precision}"]

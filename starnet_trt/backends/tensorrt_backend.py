@@ -170,14 +170,6 @@ class TensorRTBackend(Backend):
         return dict(self._info)
 
     @property
-    def inputs(self) -> list[TensorInfo]:
-        return list(self._inputs)
-
-    @property
-    def outputs(self) -> list[TensorInfo]:
-        return list(self._outputs)
-
-    @property
     def providers(self) -> list[str]:
         self._check_open()
         return [f"TensorRT {self._info['tensorrt_version']}"]
