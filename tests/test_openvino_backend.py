@@ -146,3 +146,24 @@ def test_big_batches_run_in_slices(monkeypatch, tmp_path):
     images = [text_image(w) for w in WORDS_TINY * 4]
     with Recognizer(make_model(tmp_path / "tiny.onnx"), backend="openvino", batch_size=23) as rec:
         assert [r.text for r in rec.recognize(images)] == WORDS_TINY * 4
+
+
+def test_resnet34_vd_variant_scores_match_onnxruntime(tmp_path):
+    # The other STAR-Net backbone (ResNet34_vd, PaddleOCR's 84.44% model), random weights: raw scores from both
+    # backends on the same input rows.
+    torch = pytest.importorskip("torch", reason="the ResNet34_vd test model is exported from PyTorch")
+    from starnet_trt.backends import open_backend
+    from starnet_trt.export import export_model
+    from starnet_trt.metadata import DEFAULT_CHARSET
+    from starnet_trt.model import build_model
+
+    torch.manual_seed(0)
+    path = str(export_model(build_model("starnet_r34_vd").eval(), tmp_path / "r34.onnx", charset=DEFAULT_CHARSET))
+    ort_backend = open_backend(path, "onnxruntime", max_batch=5)
+    ov_backend = open_backend(path, "openvino", max_batch=5)
+    rows = np.random.default_rng(0).uniform(-1, 1, ort_backend.input_buffer(5).shape).astype(np.float32)
+    ort_backend.input_buffer(5)[...] = rows
+    ov_backend.input_buffer(5)[...] = rows
+    expected, got = ort_backend.run(5).copy(), ov_backend.run(5)
+    assert got.shape == expected.shape == (5, 25, 37)
+    assert np.abs(got - expected).max() < 1e-4

@@ -45,3 +45,14 @@ def test_recognizer_feeds_dtrb_models_gray_stretched_inputs(dtrb_onnx):
         assert tuple(rec.inputs[0].shape[1:]) == (1, 32, 100)
         assert [r.text for r in rec.recognize([str(p) for p in paths])] == expected
         assert [r.text for r in rec.recognize(images)] == expected
+
+
+def test_openvino_backend_runs_dtrb_models_like_onnxruntime(dtrb_onnx):
+    # DTRB's TPS samples with align_corners=True and border padding, on a 1-channel input: OpenVINO's GridSample
+    # must agree with ONNX Runtime's there too.
+    pytest.importorskip("openvino", reason="the openvino backend needs OpenVINO (in the test extra)")
+    paths = [str(p) for p in sorted(WORDS.iterdir())]
+    with Recognizer(dtrb_onnx) as ref, Recognizer(dtrb_onnx, backend="openvino") as rec:
+        expected, got = ref.recognize(paths), rec.recognize(paths)
+    assert [r.text for r in got] == [r.text for r in expected]
+    assert max(abs(a.confidence - b.confidence) for a, b in zip(got, expected, strict=True)) < 1e-4
