@@ -1,6 +1,7 @@
 """Long-run check: RSS of a process calling ``Recognizer.recognize`` many times stays flat.
 
     python tools/soak.py --calls 100000            # batch sizes cycle 1, 4, 16; prints RSS every 10%
+    python tools/soak.py --backend openvino --precision bf16 --calls 20000
 
 Warm-up calls (ONNX Runtime's arena grows to its working size) are excluded; growth is measured from the RSS
 after warm-up to the RSS after the last call. Exit status 1 when it grows by 5% or more.
@@ -24,10 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--limit", type=float, default=5.0, help="allowed RSS growth in percent")
+    parser.add_argument("--backend", default="auto", help="auto, onnxruntime, openvino or tensorrt")
+    parser.add_argument("--precision", help="openvino backend only: fp32, bf16 or fp16")
     args = parser.parse_args(argv)
     images = generated_images(64, seed=1)
     batches = [1, 4, 16]
-    with Recognizer(batch_size=16) as rec:
+    with Recognizer(batch_size=16, backend=args.backend, precision=args.precision) as rec:
         for i in range(args.warmup):
             b = batches[i % 3]
             rec.recognize(images[i % 48 : i % 48 + b])
