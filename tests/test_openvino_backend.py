@@ -167,3 +167,13 @@ def test_resnet34_vd_variant_scores_match_onnxruntime(tmp_path):
     expected, got = ort_backend.run(5).copy(), ov_backend.run(5)
     assert got.shape == expected.shape == (5, 25, 37)
     assert np.abs(got - expected).max() < 1e-4
+
+
+def test_fp16_runs_or_is_refused_by_capability():
+    if cpu_has("FP16"):  # Sapphire Rapids (AVX512-FP16), ARM with fp16 arithmetic
+        with Recognizer(backend="openvino", precision="fp16") as rec:
+            assert rec.providers == ["OpenVINO CPU fp16"]
+            assert len(rec.recognize(WORDS[:3])) == 3
+    else:
+        with pytest.raises(ValueError, match="'fp16' needs a CPU with FP16 support"):
+            Recognizer(backend="openvino", precision="fp16")
