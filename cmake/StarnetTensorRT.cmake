@@ -1,4 +1,5 @@
-# TensorRT is optional and only located here (plugins and the runtime come later). Hint: -DTensorRT_ROOT=/path
+# TensorRT is optional and only located here (its headers; the plugins and the C++ runtime are built when they
+# are found, and load TensorRT's libraries at run time). Hint: -DTensorRT_ROOT=/path
 # or the TensorRT_ROOT environment variable. Sets STARNET_HAVE_TENSORRT and TensorRT_INCLUDE_DIR.
 set(TensorRT_ROOT "$ENV{TensorRT_ROOT}" CACHE PATH "TensorRT installation prefix (optional)")
 
