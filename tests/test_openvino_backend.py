@@ -67,7 +67,7 @@ def test_bad_image_in_a_batch_does_not_touch_the_others():
 @pytest.mark.skipif(not cpu_has("BF16"), reason="this CPU has no bfloat16 instructions")
 def test_bf16_reads_the_confident_words_like_fp32(ort_results):
     with Recognizer(backend="openvino", precision="bf16") as rec:
-        assert rec.providers == ["OpenVINO CPU bf16"]
+        assert rec.providers == ["OpenVINO CPU bf16 (spatial transformer fp32)"]
         got = rec.recognize(WORDS)
     # bf16 moves low-confidence readings (on IIIT5K test 222 of 3000 texts change, 19 right->wrong, 23
     # wrong->right); words fp32 reads with confidence > 0.95 stay, allowing one flip for other CPUs' kernels.
@@ -86,7 +86,7 @@ def test_bf16_refused_where_the_cpu_lacks_it(monkeypatch):
 
 
 def test_bad_arguments_and_files(tmp_path):
-    with pytest.raises(ValueError, match=r"precision must be one of 'fp32', 'bf16', 'fp16'.*'int8'"):
+    with pytest.raises(ValueError, match=r"precision must be one of \['fp32', 'bf16', 'bf16-all', .*'int8'"):
         Recognizer(backend="openvino", precision="int8")
     with pytest.raises(TypeError, match="precision must be a string or None, got int"):
         Recognizer(backend="openvino", precision=16)
@@ -172,8 +172,40 @@ def test_resnet34_vd_variant_scores_match_onnxruntime(tmp_path):
 def test_fp16_runs_or_is_refused_by_capability():
     if cpu_has("FP16"):  # Sapphire Rapids (AVX512-FP16), ARM with fp16 arithmetic
         with Recognizer(backend="openvino", precision="fp16") as rec:
-            assert rec.providers == ["OpenVINO CPU fp16"]
+            assert rec.providers == ["OpenVINO CPU fp16 (spatial transformer fp32)"]
             assert len(rec.recognize(WORDS[:3])) == 3
     else:
         with pytest.raises(ValueError, match="'fp16' needs a CPU with FP16 support"):
             Recognizer(backend="openvino", precision="fp16")
+
+
+@pytest.mark.skipif(not cpu_has("BF16"), reason="this CPU has no bfloat16 instructions")
+def test_bf16_all_runs_the_whole_model_in_bf16(ort_results):
+    with Recognizer(backend="openvino", precision="bf16-all") as rec:
+        assert rec.providers == ["OpenVINO CPU bf16-all"]
+        got = rec.recognize(WORDS)
+    assert sum(a.text == b.text for a, b in zip(got, ort_results, strict=True)) >= len(WORDS) // 2
+
+
+@pytest.mark.parametrize("batch_size", [2, 32])
+def test_split_at_the_spatial_transformer_gives_the_same_scores(monkeypatch, ort_results, batch_size):
+    # The two-stage path (rectifier, then the rest) on any CPU: a float32 "precision" that keeps the spatial
+    # transformer separate must give ONNX Runtime's texts, through the latency and the throughput requests.
+    from starnet_trt.backends import openvino_backend
+
+    monkeypatch.setitem(openvino_backend.PRECISIONS, "fp32", ("f32", "FP32", True))
+    with Recognizer(backend="openvino", batch_size=batch_size) as rec:
+        assert rec.providers == ["OpenVINO CPU fp32 (spatial transformer fp32)"]
+        got = rec.recognize(WORDS)
+    assert [r.text for r in got] == [r.text for r in ort_results]
+    assert max(abs(a.confidence - b.confidence) for a, b in zip(got, ort_results, strict=True)) < 1e-4
+
+
+def test_models_without_a_spatial_transformer_run_whole(monkeypatch, tmp_path):
+    from starnet_trt.backends import openvino_backend
+
+    monkeypatch.setitem(openvino_backend.PRECISIONS, "fp32", ("f32", "FP32", True))
+    images = [text_image(w) for w in WORDS_TINY]
+    with Recognizer(make_model(tmp_path / "tiny.onnx"), backend="openvino", batch_size=4) as rec:
+        assert rec.providers == ["OpenVINO CPU fp32"]
+        assert [r.text for r in rec.recognize(images)] == WORDS_TINY

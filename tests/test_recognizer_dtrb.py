@@ -47,12 +47,17 @@ def test_recognizer_feeds_dtrb_models_gray_stretched_inputs(dtrb_onnx):
         assert [r.text for r in rec.recognize(images)] == expected
 
 
-def test_openvino_backend_runs_dtrb_models_like_onnxruntime(dtrb_onnx):
+@pytest.mark.parametrize("split", [False, True])
+def test_openvino_backend_runs_dtrb_models_like_onnxruntime(dtrb_onnx, monkeypatch, split):
     # DTRB's TPS samples with align_corners=True and border padding, on a 1-channel input: OpenVINO's GridSample
-    # must agree with ONNX Runtime's there too.
+    # must agree with ONNX Runtime's there too, whole or cut after the spatial transformer (what bf16 does).
     pytest.importorskip("openvino", reason="the openvino backend needs OpenVINO (in the test extra)")
+    from starnet_trt.backends import openvino_backend
+
+    monkeypatch.setitem(openvino_backend.PRECISIONS, "fp32", ("f32", "FP32", split))
     paths = [str(p) for p in sorted(WORDS.iterdir())]
     with Recognizer(dtrb_onnx) as ref, Recognizer(dtrb_onnx, backend="openvino") as rec:
+        assert rec.providers[0].endswith("(spatial transformer fp32)") == split
         expected, got = ref.recognize(paths), rec.recognize(paths)
     assert [r.text for r in got] == [r.text for r in expected]
     assert max(abs(a.confidence - b.confidence) for a, b in zip(got, expected, strict=True)) < 1e-4
