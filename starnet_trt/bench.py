@@ -421,10 +421,10 @@ def plot(report: BenchReport, path: str) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", help="ONNX model or TensorRT engine (default: the bundled model)")
-    from .cli import BACKEND_CHOICES
+    from .cli import BACKEND_CHOICES, PRECISION_CHOICES
 
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="openvino backend only (default fp32)")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, help="openvino backend only (default fp32)")
     parser.add_argument("--batch", default=",".join(map(str, DEFAULT_BATCHES)), help="batch sizes (default 1,8,32,128)")
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument("--iterations", type=int, help="timed calls per batch size")

@@ -22,6 +22,8 @@ from typing import Any
 
 #: --backend choices (starnet_trt.backends.BACKEND_NAMES, spelled out so --help needs no import of the backends)
 BACKEND_CHOICES = ("auto", "onnxruntime", "openvino", "tensorrt")
+#: --precision choices (starnet_trt.backends.openvino_backend.PRECISIONS)
+PRECISION_CHOICES = ("fp32", "bf16", "bf16-all", "fp16", "fp16-all")
 
 PROG = "starnet-trt"
 
@@ -163,8 +165,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--precision",
-        choices=("fp32", "bf16", "fp16"),
-        help="openvino backend only: inference precision (default fp32; bf16 needs AVX512-BF16 or AMX)",
+        choices=PRECISION_CHOICES,
+        help="openvino backend only: inference precision (default fp32; bf16/fp16 keep the spatial transformer in "
+        "fp32, -all does not; bf16 needs AVX512-BF16 or AMX)",
     )
     parser.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per model run (default 32)")
     parser.add_argument("--threads", type=int, default=0, metavar="N", help="CPU threads, 0 = automatic (default)")

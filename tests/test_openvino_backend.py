@@ -209,3 +209,10 @@ def test_models_without_a_spatial_transformer_run_whole(monkeypatch, tmp_path):
     with Recognizer(make_model(tmp_path / "tiny.onnx"), backend="openvino", batch_size=4) as rec:
         assert rec.providers == ["OpenVINO CPU fp32"]
         assert [r.text for r in rec.recognize(images)] == WORDS_TINY
+
+
+def test_cli_precision_choices_are_the_backends():
+    from starnet_trt.backends.openvino_backend import PRECISIONS
+    from starnet_trt.cli import PRECISION_CHOICES
+
+    assert set(PRECISION_CHOICES) == set(PRECISIONS)
