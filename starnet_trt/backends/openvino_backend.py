@@ -74,14 +74,15 @@ def _model_props(path: str) -> dict[str, str]:
     return {p.key: p.value for p in proto.metadata_props}
 
 
-def split_at_rectifier(core: Any, path: str) -> tuple[Any, Any] | None:
-    """The model cut after its spatial transformer: ``(image -> rectified image, rectified image -> scores)``.
+def split_at_rectifier(model: Any) -> tuple[Any, Any] | None:
+    """``model`` (one input, already checked) cut after its spatial transformer: ``(image -> rectified image,
+    rectified image -> scores)``; the first part shares ``model``'s nodes, the second is rewired on a clone.
 
     The cut is the output of the one ``GridSample`` that samples the model input (STAR-Net's and DTRB's TPS);
     ``None`` when the model has no such node or its output shape is not static past the batch.
     """
     ov = _import_openvino()
-    first = core.read_model(path)
+    first = model
     (image,) = first.get_parameters()
     samplers = [op for op in first.get_ops() if op.get_type_name() == "GridSample"]
     if len(samplers) != 1 or samplers[0].input(0).get_source_output().get_node() != image:
@@ -90,7 +91,7 @@ def split_at_rectifier(core: Any, path: str) -> tuple[Any, Any] | None:
     if not all(d.is_static for d in list(rectified_shape)[1:]):
         return None
     rectifier = ov.Model([samplers[0].output(0)], [image], "rectifier")
-    second = core.read_model(path)  # a second copy to rewire: rectified image in as a parameter
+    second = model.clone()  # a copy to rewire: the rectified image comes in as a parameter
     sampler = next(op for op in second.get_ops() if op.get_type_name() == "GridSample")
     rectified = ov.opset13.parameter(rectified_shape, ov.Type.f32, name="rectified")
     for target in list(sampler.output(0).get_target_inputs()):
@@ -169,7 +170,6 @@ class OpenVinoBackend(Backend):
         props = _model_props(path)
         try:
             model = self._core.read_model(path)
-            parts = split_at_rectifier(self._core, path) if keep_rectifier else None
         except Exception as exc:  # OpenVINO raises RuntimeError/GeneralFailure subclasses
             raise ValueError(f"cannot load ONNX model {path!r} with OpenVINO: {exc}") from None
         self.metadata = ModelInfo.from_props(props, source=source)
@@ -180,6 +180,7 @@ class OpenVinoBackend(Backend):
         out_index = self._outputs.index(out)
         self.max_batch = self._resolve_max_batch(max_batch)
         self._fixed_batch = isinstance(self._inputs[0].shape[0], int)
+        parts = split_at_rectifier(model) if keep_rectifier else None
         if keep_rectifier and parts is None:
             logger.info("%s: no spatial transformer to keep in float32; all of it runs in %s", source, hint)
         self._split = parts is not None
