@@ -45,6 +45,7 @@ from typing import Any
 from . import argcheck, limits
 from .atomic import atomic_write_bytes, atomic_write_path
 from .graph.check import CheckedModel, check_onnx
+from .graph.plugins import TPS_OP, TPS_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -381,6 +382,7 @@ class BuildOptions:
     dla_core: int | None = None
     gpu_fallback: bool = False
     plugins: str = "auto"
+    tps_rows: str = "table"
     charset: str | None = None
     save_onnx: Path | None = None
 
@@ -396,6 +398,7 @@ class BuildOptions:
             raise TypeError(f"policy must be a PrecisionPolicy or None, got {type(self.policy).__name__}")
         argcheck.require_choice(self.trt, "trt", ("auto", *FLAVOURS))
         argcheck.require_choice(self.plugins, "plugins", ("auto", "none"))
+        argcheck.require_choice(self.tps_rows, "tps_rows", TPS_ROWS)
         argcheck.optional_str(self.charset, "charset")
         argcheck.optional_int(self.workspace_mb, "workspace_mb (--workspace, MiB)", 1)
         argcheck.optional_int(self.opt_level, "opt_level (--opt-level)", 0, 5)
@@ -453,6 +456,8 @@ def build_engine(
             ``"entropy"``, ``"percentile"``), ``policy`` (:class:`starnet_trt.quantize.PrecisionPolicy`),
             ``workspace_mb``, ``opt_level`` (0..5), ``trt`` (``"auto"``, ``"tensorrt"``, ``"tensorrt_rtx"``),
             ``dla_core`` and ``gpu_fallback`` (Jetson, TensorRT 10), ``plugins`` (``"auto"``/``"none"``),
+            ``tps_rows`` (``"table"``: the TPS plugin reads the graph's matrix, no float64 work per launch;
+            ``"on-the-fly"``: it evaluates the radial basis in float64 per launch),
             ``charset`` (for a model without metadata), ``save_onnx`` (also write the graph TensorRT parsed,
             after quantization, plugin surgery and FP16 typing, to this ONNX file).
 
@@ -644,8 +649,11 @@ def _prepare_graph(
     if library is not None:
         from .graph.plugins import insert_plugins
 
-        graph, plugins = insert_plugins(graph, blank=checked.info.blank_index)
+        graph, plugins = insert_plugins(graph, blank=checked.info.blank_index, tps_rows=opts.tps_rows)
         plugin_records = [dict(p.as_dict(), library=library.name) for p in plugins]
+        for record in plugin_records:
+            if record["name"] == TPS_OP:
+                record["tps_rows"] = opts.tps_rows
     if opts.fp16:
         from .graph.fp16 import convert_to_fp16
 
@@ -871,6 +879,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plugins", choices=("auto", "none"), default="auto", help="starnet-trt TensorRT plugins (default auto)"
     )
+    parser.add_argument(
+        "--tps-rows",
+        choices=TPS_ROWS,
+        default="table",
+        help="TPS plugin: read each pixel's row of the model's TPS matrix (table, default; no float64 work per "
+        "launch) or evaluate the radial basis in float64 per launch (on-the-fly)",
+    )
     parser.add_argument("--charset", help="charset for a model without starnet-trt metadata")
     parser.add_argument(
         "--save-onnx", metavar="FILE", help="also write the graph TensorRT parses (after int8/plugins/fp16) to FILE"
@@ -901,6 +916,7 @@ def run(args: argparse.Namespace) -> int:
         dla_core=args.dla_core,
         gpu_fallback=args.gpu_fallback,
         plugins=args.plugins,
+        tps_rows=args.tps_rows,
         charset=args.charset,
         save_onnx=args.save_onnx,
         progress=progress,

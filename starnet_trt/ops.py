@@ -230,6 +230,7 @@ def tps_grid_sample(
     align_corners: bool = True,
     padding_mode: str = "zeros",
     num_threads: int = 0,
+    table: np.ndarray | None = None,
 ) -> np.ndarray:
     """STAR-Net TPS rectification, the CPU twin of the ``StarNetTPSGridSample`` plugin and its CUDA kernel.
 
@@ -244,6 +245,9 @@ def tps_grid_sample(
         align_corners: ONNX ``GridSample`` ``align_corners`` (STAR-Net/Paddle: True).
         padding_mode: ``"zeros"`` (STAR-Net) or ``"border"``.
         num_threads: worker threads over N; 0 uses all hardware threads.
+        table: optional float32 ``[out_height * out_width, F]`` matrix ``A`` (grid = ``A @ fiducials``) used
+            instead of STAR-Net's TPS matrix: the plugin's table mode, where ``A`` is the exported model's own
+            constant (its third input).
 
     Returns:
         ``[N, C, out_height, out_width]`` in the image's dtype.
@@ -262,5 +266,12 @@ def tps_grid_sample(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
     return _core.tps_grid_sample(
-        image, fiducials, int(out_height), int(out_width), bool(align_corners), str(padding_mode), int(num_threads)
+        image,
+        fiducials,
+        int(out_height),
+        int(out_width),
+        bool(align_corners),
+        str(padding_mode),
+        int(num_threads),
+        table,
     )

@@ -61,6 +61,7 @@ BUILD_CASES = [
     ({"charset": 5}, TypeError, "charset must be a string"),
     ({"trt": "tensorflow"}, ValueError, "trt must be one of"),
     ({"plugins": "all"}, ValueError, "plugins must be one of"),
+    ({"tps_rows": "double"}, ValueError, "tps_rows must be one of"),
     ({"calib_method": "best"}, ValueError, "calib_method must be one of"),
     ({"calib_count": 0}, ValueError, "calib_count"),
     ({"calib": 3}, TypeError, "calib must be a path"),

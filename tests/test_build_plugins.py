@@ -55,9 +55,16 @@ def _expose(proto, name: str):
     return copy
 
 
-def test_rewritten_structure(exported):
+def _grid_constant(proto) -> np.ndarray:
+    matmul = next(n for n in proto.graph.node if n.op_type == "MatMul" and n.name.startswith("/transform/"))
+    constant = next(n for n in proto.graph.node if matmul.input[0] in n.output)
+    return numpy_helper.to_array(constant.attribute[0].t)
+
+
+@pytest.mark.parametrize("tps_rows", ["table", "on-the-fly"])
+def test_rewritten_structure(exported, tps_rows):
     proto = onnx.load(str(exported))
-    rewritten, plugins = insert_plugins(proto)
+    rewritten, plugins = insert_plugins(proto, tps_rows=tps_rows)
     assert [p.name for p in plugins] == [TPS_OP, DECODE_OP]
     ops = [n.op_type for n in rewritten.graph.node]
     assert "GridSample" not in ops and ops.count(TPS_OP) == 1 and ops[-1] == DECODE_OP
@@ -66,6 +73,12 @@ def test_rewritten_structure(exported):
     assert attrs["out_height"] == 32 and attrs["out_width"] == 100 and attrs["align_corners"] == 1
     assert attrs["padding_mode"] == b"zeros" and attrs["plugin_version"] == b"1"
     assert tps.domain == PLUGIN_DOMAIN and tps.input[0] == "x"
+    if tps_rows == "table":  # the model's own float32 matrix is the third input
+        table = next(t for t in rewritten.graph.initializer if t.name == tps.input[2])
+        assert table.data_type == TensorProto.FLOAT
+        np.testing.assert_array_equal(numpy_helper.to_array(table), _grid_constant(proto))
+    else:
+        assert len(tps.input) == 2
     assert len(rewritten.graph.node) < len(proto.graph.node)  # the grid MatMul/Reshape and matrix are gone
     assert not any(n.op_type == "MatMul" and n.name.startswith("/transform/") for n in rewritten.graph.node)
     assert [o.name for o in rewritten.graph.output] == ["indices", "lengths", "confidence"]
@@ -75,13 +88,14 @@ def test_rewritten_structure(exported):
 
 
 @needs_extensions
-def test_plugin_graph_matches_original_in_onnxruntime(exported):
+@pytest.mark.parametrize("tps_rows", ["table", "on-the-fly"])
+def test_plugin_graph_matches_original_in_onnxruntime(exported, tps_rows):
     from starnet_trt.graph.plugin_twins import plugin_session
 
     proto = onnx.load(str(exported))
     rectified = _sampler_output(proto)
     tapped = _expose(proto, rectified)
-    rewritten, _ = insert_plugins(tapped, keep_probs=True)
+    rewritten, _ = insert_plugins(tapped, keep_probs=True, tps_rows=tps_rows)
     x = np.random.default_rng(0).uniform(-1.0, 1.0, (6, 3, 32, 100)).astype(np.float32)
     outputs = ort.InferenceSession(tapped.SerializeToString()).run(None, {"x": x})
     ref = dict(zip(["probs", rectified], outputs, strict=True))
@@ -98,17 +112,68 @@ def test_plugin_graph_matches_original_in_onnxruntime(exported):
     assert lengths.max() > 0
 
 
-def test_a_different_grid_matrix_is_refused(exported):
-    proto = onnx.load(str(exported))
+def _with_other_matrix(proto):
+    """``proto`` with its TPS grid matrix changed (not STAR-Net's TPS any more)."""
     matmul = next(n for n in proto.graph.node if n.op_type == "MatMul" and n.name.startswith("/transform/"))
     constant = next(n for n in proto.graph.node if matmul.input[0] in n.output)
     value = numpy_helper.to_array(constant.attribute[0].t).copy()
-    value[0, 0] += 0.01
+    value[:, 0] += 0.05
     constant.attribute[0].t.CopyFrom(numpy_helper.from_array(value))
+    return proto
+
+
+def test_a_different_grid_matrix_is_refused_on_the_fly(exported):
+    proto = _with_other_matrix(onnx.load(str(exported)))
     with pytest.raises(ValueError, match="differs from STAR-Net"):
-        insert_plugins(proto)
+        insert_plugins(proto, tps_rows="on-the-fly")
     _, plugins = insert_plugins(proto, tps=False)
     assert [p.name for p in plugins] == [DECODE_OP]
+    with pytest.raises(ValueError, match="tps_rows must be one of"):
+        insert_plugins(proto, tps_rows="double")
+
+
+@needs_extensions
+def test_table_mode_keeps_any_grid_matrix_meaning(exported):
+    """Table mode samples with the graph's own matrix, so a model whose matrix is not STAR-Net's keeps its meaning."""
+    from starnet_trt.graph.plugin_twins import plugin_session
+
+    proto = _with_other_matrix(onnx.load(str(exported)))
+    rectified = _sampler_output(proto)
+    tapped = _expose(proto, rectified)
+    rewritten, _ = insert_plugins(tapped, keep_probs=True)
+    x = np.random.default_rng(3).uniform(-1.0, 1.0, (3, 3, 32, 100)).astype(np.float32)
+    ref = ort.InferenceSession(tapped.SerializeToString()).run([rectified], {"x": x})[0]
+    got = dict(
+        zip([o.name for o in rewritten.graph.output], plugin_session(rewritten).run(None, {"x": x}), strict=True)
+    )
+    np.testing.assert_allclose(got[rectified], ref, atol=TOLERANCE, rtol=0)
+
+
+def test_bad_table_shapes_are_refused(exported):
+    proto = onnx.load(str(exported))
+    matmul = next(n for n in proto.graph.node if n.op_type == "MatMul" and n.name.startswith("/transform/"))
+    constant = next(n for n in proto.graph.node if matmul.input[0] in n.output)
+    value = numpy_helper.to_array(constant.attribute[0].t)
+    constant.attribute[0].t.CopyFrom(numpy_helper.from_array(np.concatenate([value, value[:, :1]], axis=1)))
+    with pytest.raises(ValueError, match="21 columns"):
+        insert_plugins(proto)
+    nan = value.copy()
+    nan[5, 3] = np.nan
+    constant.attribute[0].t.CopyFrom(numpy_helper.from_array(nan))
+    with pytest.raises(ValueError, match="non-finite"):
+        insert_plugins(proto)
+
+
+def test_fp16_typing_keeps_the_tps_table_float32(exported):
+    from starnet_trt.graph.fp16 import convert_to_fp16
+
+    rewritten, _ = insert_plugins(onnx.load(str(exported)))
+    typed = convert_to_fp16(rewritten)
+    tps = next(n for n in typed.graph.node if n.op_type == TPS_OP)
+    assert next(t for t in typed.graph.initializer if t.name == tps.input[2]).data_type == TensorProto.FLOAT
+    # while the rest of the model's weights are float16
+    conv_weights = {n.input[1] for n in typed.graph.node if n.op_type == "Conv"}
+    assert {t.data_type for t in typed.graph.initializer if t.name in conv_weights} == {TensorProto.FLOAT16}
 
 
 def test_builder_reports_a_missing_plugin_library(exported, tmp_path, monkeypatch, capsys):

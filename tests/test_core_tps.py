@@ -170,6 +170,10 @@ def test_non_finite_fiducials_sample_zeros_without_touching_other_samples():
         ({"out_width": -3}, ValueError, "out_height/out_width"),
         ({"out_width": 2.5}, TypeError, "out_width: expected an int"),
         ({"padding_mode": "reflection"}, ValueError, "padding_mode: expected 'zeros' or 'border'"),
+        ({"table": np.zeros((3200, 20), np.float64)}, ValueError, "table: expected float32"),
+        ({"table": np.zeros((3200, 18), np.float32)}, ValueError, r"table: expected shape \(3200, 20\)"),
+        ({"table": np.zeros((100, 32, 20), np.float32)}, ValueError, r"\(out_height \* out_width, F\)"),
+        ({"table": [[0.0] * 20] * 3200}, TypeError, "table: expected a numpy array"),
     ],
 )
 def test_bad_input_raises_a_clear_error(kwargs, exc, match):
@@ -182,6 +186,52 @@ def test_bad_input_raises_a_clear_error(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         tps_grid_sample(**args)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_table_mode_with_the_star_net_matrix_is_bit_identical(dtype):
+    # The plugin's table mode reads the rows the on-the-fly mode computes; with STAR-Net's matrix both agree exactly.
+    rng = np.random.default_rng(11)
+    image = rng.uniform(-1, 1, (5, 3, 32, 100)).astype(dtype)
+    fid = _fiducials(rng, 5, 20).astype(dtype)
+    table = _core.tps_grid_matrix(20, 32, 100)
+    np.testing.assert_array_equal(
+        tps_grid_sample(image, fid, 32, 100, table=table), tps_grid_sample(image, fid, 32, 100)
+    )
+
+
+def test_table_mode_samples_any_matrix_like_matmul_then_grid_sample():
+    # Table mode is MatMul(A, fiducials) -> Reshape -> GridSample for any A: check an arbitrary one (and a
+    # non-contiguous view of it) against the float64 loop reference.
+    rng = np.random.default_rng(12)
+    image = rng.uniform(-1, 1, (2, 2, 7, 11))
+    fid = _fiducials(rng, 2, 6, 0.3)
+    table = rng.uniform(-0.6, 0.6, (6, 5 * 9)).astype(np.float32).T  # Fortran order: made contiguous inside
+    grid = (table.astype(np.float64) @ fid.astype(np.float64)).reshape(2, 5, 9, 2)
+    for align in (True, False):
+        expected = _numpy_bilinear(image, grid, align)
+        got = tps_grid_sample(image.astype(np.float32), fid, 5, 9, align, table=table)
+        np.testing.assert_allclose(got, expected, atol=2e-5, rtol=0)
+    # and it is not STAR-Net's TPS: the default matrix gives a different result
+    assert not np.allclose(
+        tps_grid_sample(image.astype(np.float32), fid, 5, 9, table=table),
+        tps_grid_sample(image.astype(np.float32), fid, 5, 9),
+        atol=1e-3,
+    )
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_cuda_table_mode_matches_cpu(dtype):
+    rng = np.random.default_rng(6)
+    for n, c, h, w, oh, ow in [(256, 3, 32, 100, 32, 100), (7, 1, 40, 90, 32, 320), (3, 2, 9, 13, 5, 7)]:
+        image = rng.uniform(-1, 1, (n, c, h, w)).astype(dtype)
+        fid = _fiducials(rng, n, 20).astype(dtype)
+        for table in (_core.tps_grid_matrix(20, oh, ow), rng.uniform(-0.6, 0.6, (oh * ow, 20)).astype(np.float32)):
+            cpu = tps_grid_sample(image, fid, oh, ow, table=table)
+            gpu = _core.tps_grid_sample_cuda(image, fid, oh, ow, table=table)
+            tol = 2e-3 if dtype == np.float16 else 1e-5
+            np.testing.assert_allclose(gpu.astype(np.float32), cpu.astype(np.float32), atol=tol, rtol=0)
 
 
 @pytest.mark.gpu

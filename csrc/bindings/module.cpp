@@ -379,12 +379,14 @@ struct TpsCall
     py::array image;
     py::array fiducials;
     py::array out;
+    py::array table; // used when hasTable; otherwise STAR-Net's TPS matrix (tpsGridMatrix)
+    bool hasTable{false};
     bool imageHalf{false};
     bool fiducialsHalf{false};
 };
 
 TpsCall describeTps(const py::object& imageIn, const py::object& fiducialsIn, int32_t outHeight, int32_t outWidth,
-    bool alignCorners, const std::string& paddingMode)
+    bool alignCorners, const std::string& paddingMode, const py::object& tableIn)
 {
     TpsCall call;
     call.image = requireArray(imageIn, "image");
@@ -430,21 +432,40 @@ TpsCall describeTps(const py::object& imageIn, const py::object& fiducialsIn, in
     s.alignCorners = alignCorners;
     s.padding = parsePadding(paddingMode);
     starnet::validateTpsShape(s);
+    if (!tableIn.is_none())
+    {
+        py::array table = requireArray(tableIn, "table");
+        const py::ssize_t pixels = static_cast<py::ssize_t>(outHeight) * outWidth;
+        if (!isFloat32(table))
+        {
+            throw std::invalid_argument(
+                "table: expected float32, got dtype " + std::string(py::str(table.dtype())));
+        }
+        if (table.ndim() != 2 || table.shape(0) != pixels || table.shape(1) != s.numFiducials)
+        {
+            throw std::invalid_argument("table: expected shape (" + std::to_string(pixels) + ", "
+                + std::to_string(s.numFiducials) + ") = (out_height * out_width, F), got " + shapeString(table));
+        }
+        call.table = py::array::ensure(table, py::array::c_style);
+        call.hasTable = true;
+    }
     call.out = py::array(call.image.dtype(),
         std::vector<py::ssize_t>{static_cast<py::ssize_t>(s.batch), s.channels, outHeight, outWidth});
     return call;
 }
 
 py::array tpsGridSample(const py::object& image, const py::object& fiducials, int32_t outHeight, int32_t outWidth,
-    bool alignCorners, const std::string& paddingMode, int32_t numThreads, bool onDevice)
+    bool alignCorners, const std::string& paddingMode, int32_t numThreads, bool onDevice, const py::object& table)
 {
-    TpsCall c = describeTps(image, fiducials, outHeight, outWidth, alignCorners, paddingMode);
+    TpsCall c = describeTps(image, fiducials, outHeight, outWidth, alignCorners, paddingMode, table);
     void* out = c.out.mutable_data();
+    const float* rows = c.hasTable ? static_cast<const float*>(c.table.data()) : nullptr;
     if (onDevice)
     {
 #if defined(STARNET_WITH_CUDA)
         py::gil_scoped_release release;
-        starnet::tpsGridSampleDevice(c.shape, c.image.data(), c.imageHalf, c.fiducials.data(), c.fiducialsHalf, out);
+        starnet::tpsGridSampleDevice(
+            c.shape, c.image.data(), c.imageHalf, c.fiducials.data(), c.fiducialsHalf, out, rows);
 #else
         throw std::runtime_error("starnet_trt._core was built without CUDA");
 #endif
@@ -453,7 +474,7 @@ py::array tpsGridSample(const py::object& image, const py::object& fiducials, in
     {
         py::gil_scoped_release release;
         starnet::tpsGridSampleCPU(
-            c.shape, c.image.data(), c.imageHalf, c.fiducials.data(), c.fiducialsHalf, out, numThreads);
+            c.shape, c.image.data(), c.imageHalf, c.fiducials.data(), c.fiducialsHalf, out, numThreads, rows);
     }
     return c.out;
 }
@@ -544,21 +565,24 @@ PYBIND11_MODULE(_core, m)
     m.def(
         "tps_grid_sample",
         [](const py::object& image, const py::object& fiducials, int32_t outHeight, int32_t outWidth,
-            bool alignCorners, const std::string& paddingMode, int32_t numThreads) {
-            return tpsGridSample(image, fiducials, outHeight, outWidth, alignCorners, paddingMode, numThreads, false);
+            bool alignCorners, const std::string& paddingMode, int32_t numThreads, const py::object& table) {
+            return tpsGridSample(
+                image, fiducials, outHeight, outWidth, alignCorners, paddingMode, numThreads, false, table);
         },
         py::arg("image"), py::arg("fiducials"), py::arg("out_height"), py::arg("out_width"),
         py::arg("align_corners") = true, py::arg("padding_mode") = "zeros", py::arg("num_threads") = 0,
+        py::arg("table") = py::none(),
         "STAR-Net TPS rectification (StarNetTPSGridSample's CPU twin): image float32/float16 [N, C, H, W] and "
-        "fiducials [N, F, 2] -> [N, C, out_height, out_width] in the image's dtype.");
+        "fiducials [N, F, 2] -> [N, C, out_height, out_width] in the image's dtype. table: optional float32 "
+        "[out_height * out_width, F] matrix to use instead of STAR-Net's TPS matrix (the plugin's table mode).");
     m.def(
         "tps_grid_sample_cuda",
         [](const py::object& image, const py::object& fiducials, int32_t outHeight, int32_t outWidth,
-            bool alignCorners, const std::string& paddingMode) {
-            return tpsGridSample(image, fiducials, outHeight, outWidth, alignCorners, paddingMode, 0, true);
+            bool alignCorners, const std::string& paddingMode, const py::object& table) {
+            return tpsGridSample(image, fiducials, outHeight, outWidth, alignCorners, paddingMode, 0, true, table);
         },
         py::arg("image"), py::arg("fiducials"), py::arg("out_height"), py::arg("out_width"),
-        py::arg("align_corners") = true, py::arg("padding_mode") = "zeros",
+        py::arg("align_corners") = true, py::arg("padding_mode") = "zeros", py::arg("table") = py::none(),
         "Same as tps_grid_sample, computed by the CUDA kernel (host arrays in and out). Raises RuntimeError in a "
         "build without CUDA.");
     m.def(
@@ -593,7 +617,7 @@ PYBIND11_MODULE(_core, m)
         [](uintptr_t image, uintptr_t fiducials, uintptr_t out, int64_t batch, int32_t channels, int32_t inHeight,
             int32_t inWidth, int32_t numFiducials, int32_t outHeight, int32_t outWidth, bool alignCorners,
             const std::string& paddingMode, bool imageHalf, bool fiducialsHalf, uintptr_t stream,
-            int32_t samplesPerBlock) {
+            int32_t samplesPerBlock, uintptr_t table) {
             starnet::TpsShape s;
             s.batch = batch;
             s.channels = channels;
@@ -607,12 +631,12 @@ PYBIND11_MODULE(_core, m)
             starnet::validateTpsShape(s);
             py::gil_scoped_release release;
             starnet::launchTpsGridSampleRaw(
-                s, image, imageHalf, fiducials, fiducialsHalf, out, stream, samplesPerBlock);
+                s, image, imageHalf, fiducials, fiducialsHalf, out, stream, samplesPerBlock, table);
         },
         py::arg("image"), py::arg("fiducials"), py::arg("out"), py::arg("batch"), py::arg("channels"),
         py::arg("in_height"), py::arg("in_width"), py::arg("num_fiducials"), py::arg("out_height"),
         py::arg("out_width"), py::arg("align_corners"), py::arg("padding_mode"), py::arg("image_half"),
-        py::arg("fiducials_half"), py::arg("stream"), py::arg("samples_per_block") = 0);
+        py::arg("fiducials_half"), py::arg("stream"), py::arg("samples_per_block") = 0, py::arg("table") = 0);
     raw.def(
         "ctc_greedy_decode",
         [](uintptr_t scores, bool isHalf, int32_t batch, int32_t steps, int32_t classes, int32_t blank,

@@ -134,9 +134,9 @@ const std::vector<float>& tpsGridMatrix(int32_t numFiducials, int32_t outHeight,
 }
 
 void tpsGridSampleCPU(const TpsShape& s, const void* image, bool imageHalf, const void* fiducials,
-    bool fiducialsHalf, void* out, int32_t numThreads)
+    bool fiducialsHalf, void* out, int32_t numThreads, const float* table)
 {
-    const float* matrix = tpsGridMatrix(s.numFiducials, s.outHeight, s.outWidth).data();
+    const float* matrix = table != nullptr ? table : tpsGridMatrix(s.numFiducials, s.outHeight, s.outWidth).data();
     parallelFor(s.batch, numThreads, [&](int32_t, int64_t n) {
         if (imageHalf && fiducialsHalf)
         {

@@ -18,8 +18,10 @@ void validateTpsShape(const TpsShape& shape);
 const std::vector<float>& tpsGridMatrix(int32_t numFiducials, int32_t outHeight, int32_t outWidth);
 
 //! Rectifies every sample. `imageHalf` selects IEEE float16 image/output storage, `fiducialsHalf` float16
-//! fiducials. Does not throw after validateTpsShape; may run without the GIL.
+//! fiducials. `table` (optional) is the [outHeight * outWidth, F] float32 matrix to use instead of
+//! tpsGridMatrix (the plugin's table mode: the exported model's own constant). Does not throw after
+//! validateTpsShape; may run without the GIL.
 void tpsGridSampleCPU(const TpsShape& shape, const void* image, bool imageHalf, const void* fiducials,
-    bool fiducialsHalf, void* out, int32_t numThreads);
+    bool fiducialsHalf, void* out, int32_t numThreads, const float* table = nullptr);
 
 } // namespace starnet

@@ -168,7 +168,7 @@ const tps::InverseDelta& cachedInverseDelta(int32_t numFiducials)
 } // namespace
 
 void tpsGridSampleDevice(const TpsShape& shape, const void* image, bool imageHalf, const void* fiducials,
-    bool fiducialsHalf, void* out)
+    bool fiducialsHalf, void* out, const float* table)
 {
     const size_t n = static_cast<size_t>(shape.batch);
     const size_t imageBytes
@@ -186,6 +186,18 @@ void tpsGridSampleDevice(const TpsShape& shape, const void* image, bool imageHal
     DeviceBuffer dOut(outBytes);
     check(cudaMemcpy(dImage.as<void>(), image, imageBytes, cudaMemcpyHostToDevice), "upload image");
     check(cudaMemcpy(dFid.as<void>(), fiducials, fidBytes, cudaMemcpyHostToDevice), "upload fiducials");
+    if (table != nullptr)
+    {
+        const size_t tableBytes
+            = static_cast<size_t>(shape.outHeight) * shape.outWidth * static_cast<size_t>(shape.numFiducials) * 4;
+        DeviceBuffer dTable(tableBytes);
+        check(cudaMemcpy(dTable.as<void>(), table, tableBytes, cudaMemcpyHostToDevice), "upload table");
+        check(launchTpsGridSampleTable(shape, dTable.as<float>(), dImage.as<void>(), imageHalf, dFid.as<void>(),
+                  fiducialsHalf, dOut.as<void>(), nullptr),
+            "launchTpsGridSampleTable");
+        check(cudaMemcpy(out, dOut.as<void>(), outBytes, cudaMemcpyDeviceToHost), "download output");
+        return;
+    }
     check(launchTpsGridSample(shape, inverse, dImage.as<void>(), imageHalf, dFid.as<void>(), fiducialsHalf,
               dOut.as<void>(), nullptr),
         "launchTpsGridSample");
@@ -193,8 +205,17 @@ void tpsGridSampleDevice(const TpsShape& shape, const void* image, bool imageHal
 }
 
 void launchTpsGridSampleRaw(const TpsShape& shape, uintptr_t image, bool imageHalf, uintptr_t fiducials,
-    bool fiducialsHalf, uintptr_t out, uintptr_t stream, int32_t samplesPerBlock)
+    bool fiducialsHalf, uintptr_t out, uintptr_t stream, int32_t samplesPerBlock, uintptr_t table)
 {
+    if (table != 0)
+    {
+        check(launchTpsGridSampleTable(shape, reinterpret_cast<const float*>(table),
+                  reinterpret_cast<const void*>(image), imageHalf, reinterpret_cast<const void*>(fiducials),
+                  fiducialsHalf, reinterpret_cast<void*>(out), reinterpret_cast<cudaStream_t>(stream),
+                  samplesPerBlock),
+            "launchTpsGridSampleTable");
+        return;
+    }
     check(launchTpsGridSample(shape, cachedInverseDelta(shape.numFiducials), reinterpret_cast<const void*>(image),
               imageHalf, reinterpret_cast<const void*>(fiducials), fiducialsHalf, reinterpret_cast<void*>(out),
               reinterpret_cast<cudaStream_t>(stream), samplesPerBlock),

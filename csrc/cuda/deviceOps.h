@@ -24,14 +24,15 @@ void resizeNormalizeDevice(
 int64_t ctcGreedyDecodeDevice(
     const ScoresView& scores, int32_t blank, int32_t* indices, int32_t* lengths, float* confidences);
 
-//! Same contract as tpsGridSampleCPU (C-contiguous host tensors), computed by the CUDA kernel.
+//! Same contract as tpsGridSampleCPU (C-contiguous host tensors, `table` a host matrix or null), computed by the
+//! CUDA kernel: table mode when `table` is given, rows on the fly otherwise.
 void tpsGridSampleDevice(const TpsShape& shape, const void* image, bool imageHalf, const void* fiducials,
-    bool fiducialsHalf, void* out);
+    bool fiducialsHalf, void* out, const float* table = nullptr);
 
 //! Raw launchers on caller-owned device memory and stream (the pointers and the stream are integers from
 //! torch/CuPy/etc.), for tools/gpu_selftest and the runtime. Throw std::runtime_error on a launch error.
 void launchTpsGridSampleRaw(const TpsShape& shape, uintptr_t image, bool imageHalf, uintptr_t fiducials,
-    bool fiducialsHalf, uintptr_t out, uintptr_t stream, int32_t samplesPerBlock = 0);
+    bool fiducialsHalf, uintptr_t out, uintptr_t stream, int32_t samplesPerBlock = 0, uintptr_t table = 0);
 void launchCtcGreedyDecodeRaw(uintptr_t scores, bool isHalf, int32_t batch, int32_t steps, int32_t classes,
     int32_t blank, uintptr_t indices, uintptr_t lengths, uintptr_t confidences, uintptr_t nanFlags,
     uintptr_t stream);

@@ -11,6 +11,12 @@
 //   A warp issues all of a sample's gathers before its stores.
 // The launcher picks the chunk size so that the grid is one full wave of resident blocks (occupancy API; override
 // for tuning: samplesPerBlock): more chunks repeat the row work, fewer leave multiprocessors idle.
+//
+// Table mode (launchTpsGridSampleTable): the rows come from a [H*W, F] float32 matrix in device memory (the
+// exported model's own constant A, or tpsGridMatrix) instead of step 1, so a block does no double-precision work
+// and has one barrier instead of two. Step 1 costs ~(F + 3) * F double FMAs plus F double logs and square roots
+// per output pixel per chunk; GPUs outside the data-centre line run double precision at 1/32 (Turing, T4) or
+// 1/64 (Ampere GA10x, Jetson Orin) of their float rate, so there the table is the form to use.
 #include "cuda/tpsGridSample.h"
 
 #include "cuda/deviceValue.cuh"
@@ -36,10 +42,12 @@ constexpr int32_t kSTARNET_FIDUCIALS = 20;
 
 //! Dynamic shared memory of one block: inv(delta_C) [(F+3) x F] and the basis terms [F x 32] in double, then the
 //! rows [F x 32] and the chunk's fiducials [samples x 2F] in float (every part a multiple of 16 bytes for even F).
-size_t sharedBytes(int32_t numFiducials, int32_t samples)
+//! Table mode keeps only the fiducials.
+size_t sharedBytes(int32_t numFiducials, int32_t samples, bool table)
 {
     const size_t f = static_cast<size_t>(numFiducials);
-    return 8 * (f + 3) * f + 8 * kTILE * f + 4 * kTILE * f + 4 * static_cast<size_t>(samples) * 2 * f;
+    const size_t points = 4 * static_cast<size_t>(samples) * 2 * f;
+    return table ? points : 8 * (f + 3) * f + 8 * kTILE * f + 4 * kTILE * f + points;
 }
 
 struct KernelShape
@@ -97,16 +105,10 @@ __device__ inline void samplePixel(const KernelShape& s, float gx, float gy, con
 //! samples at a time was slower there (20.2 and 25.6 us): the registers it needs cut the occupancy, and the
 //! kernel is issue-bound, not latency-bound (docs/gpu_selftest_h200.json, tools/gpu_profile.py).
 template <typename TImage, int32_t F, int32_t C>
-__device__ inline void sampleChunk(const KernelShape& s, const float* rows, const float* points, int32_t lane,
-    int32_t warp, int32_t count, int64_t n0, int32_t p, const TImage* __restrict__ image, TImage* __restrict__ out)
+__device__ inline void sampleChunk(const KernelShape& s, const float (&row)[F], const float* points, int32_t warp,
+    int32_t count, int64_t n0, int32_t p, const TImage* __restrict__ image, TImage* __restrict__ out)
 {
     constexpr bool kHalf = std::is_same<TImage, __half>::value;
-    float row[F];
-#pragma unroll
-    for (int32_t k = 0; k < F; ++k)
-    {
-        row[k] = rows[k * kTILE + lane];
-    }
     const int32_t outPlane = s.outHeight * s.outWidth;
     const int64_t inPlane = static_cast<int64_t>(s.inHeight) * s.inWidth;
     for (int32_t j = warp; j < count; j += kWARPS)
@@ -141,10 +143,25 @@ __device__ inline void sampleChunk(const KernelShape& s, const float* rows, cons
     }
 }
 
-template <typename TImage, typename TFid>
-__global__ void __launch_bounds__(kTHREADS, kMIN_BLOCKS_PER_SM) tpsGridSampleKernel(const TImage* __restrict__ image,
-    const TFid* __restrict__ fiducials, TImage* __restrict__ out, const KernelShape s,
-    const __grid_constant__ tps::InverseDelta inverse)
+//! STAR-Net's F = 20 with a compile-time channel count: the pixel's row into registers, then the chunk.
+template <typename TImage, int32_t C>
+__device__ inline void sampleStarNet(const KernelShape& s, const float* row, int32_t rowStride, const float* points,
+    int32_t warp, int32_t count, int64_t n0, int32_t p, const TImage* __restrict__ image, TImage* __restrict__ out)
+{
+    float r[kSTARNET_FIDUCIALS];
+#pragma unroll
+    for (int32_t k = 0; k < kSTARNET_FIDUCIALS; ++k)
+    {
+        r[k] = row[k * rowStride];
+    }
+    sampleChunk<TImage, kSTARNET_FIDUCIALS, C>(s, r, points, warp, count, n0, p, image, out);
+}
+
+//! The kernel body of both modes. On the fly (`kTable` false): step 1 of the header from `inverse` (rows in
+//! shared memory, stride kTILE). Table mode: the pixel's row is `table[p * F ...]` (global memory, stride 1).
+template <typename TImage, typename TFid, bool kTable>
+__device__ inline void tpsGridSampleBody(const TImage* __restrict__ image, const TFid* __restrict__ fiducials,
+    TImage* __restrict__ out, const KernelShape& s, const double* inverse, const float* __restrict__ table)
 {
     extern __shared__ __align__(16) unsigned char shared[];
     constexpr bool kHalf = std::is_same<TImage, __half>::value;
@@ -152,50 +169,86 @@ __global__ void __launch_bounds__(kTHREADS, kMIN_BLOCKS_PER_SM) tpsGridSampleKer
     double* inv = reinterpret_cast<double*>(shared);
     double* basis = inv + (f + 3) * f;
     float* rows = reinterpret_cast<float*>(basis + kTILE * f);
-    float* points = rows + kTILE * f;
+    float* points = kTable ? reinterpret_cast<float*>(shared) : rows + kTILE * f;
     const int32_t lane = static_cast<int32_t>(threadIdx.x) % kTILE;
     const int32_t warp = static_cast<int32_t>(threadIdx.x) / kTILE;
     const int32_t outPlane = s.outHeight * s.outWidth;
     const int32_t p = static_cast<int32_t>(blockIdx.x) * kTILE + lane;
     const int64_t n0 = static_cast<int64_t>(blockIdx.y) * s.samplesPerBlock;
     const int32_t count = static_cast<int32_t>(min(static_cast<int64_t>(s.samplesPerBlock), s.batch - n0));
+    const int32_t clamped = p < outPlane ? p : outPlane - 1; // tail lanes compute a valid row, then idle
 
-    // Stage inv(delta_C) in shared memory: the row entries walk its columns, which from the parameter bank
-    // would be a chain of constant-cache misses.
-    for (int32_t i = static_cast<int32_t>(threadIdx.x); i < (f + 3) * f; i += kTHREADS)
-    {
-        inv[i] = inverse.values[i];
-    }
     for (int32_t i = static_cast<int32_t>(threadIdx.x); i < count * 2 * f; i += kTHREADS)
     {
         points[i] = loadValue(fiducials, n0 * 2 * f + i);
     }
-    const int32_t clamped = p < outPlane ? p : outPlane - 1; // tail lanes compute a valid row, then idle
-    const int32_t py = clamped / s.outWidth;
-    const double x = tps::outputCoordinate(clamped - py * s.outWidth, s.outWidth);
-    const double y = tps::outputCoordinate(py, s.outHeight);
-    for (int32_t k = warp; k < f; k += kWARPS)
+    const float* row = nullptr;
+    int32_t rowStride = 1;
+    if constexpr (kTable)
     {
-        basis[k * kTILE + lane] = tps::basisTerm(k, f, x, y);
+        row = table + static_cast<int64_t>(clamped) * f;
+        if (f == kSTARNET_FIDUCIALS && (s.channels == 3 || s.channels == 1))
+        {
+            // The row's loads go out before the barrier, in flight with the fiducials' staging.
+            float r[kSTARNET_FIDUCIALS];
+#pragma unroll
+            for (int32_t k = 0; k < kSTARNET_FIDUCIALS; ++k)
+            {
+                r[k] = __ldg(row + k);
+            }
+            __syncthreads();
+            if (p >= outPlane)
+            {
+                return;
+            }
+            if (s.channels == 3)
+            {
+                sampleChunk<TImage, kSTARNET_FIDUCIALS, 3>(s, r, points, warp, count, n0, p, image, out);
+            }
+            else
+            {
+                sampleChunk<TImage, kSTARNET_FIDUCIALS, 1>(s, r, points, warp, count, n0, p, image, out);
+            }
+            return;
+        }
+        __syncthreads();
     }
-    __syncthreads();
-    for (int32_t e = warp; e < f; e += kWARPS)
+    else
     {
-        rows[e * kTILE + lane] = tps::rowEntry(inv, f, e, x, y, basis + lane, kTILE);
+        // Stage inv(delta_C) in shared memory: the row entries walk its columns, which from the parameter bank
+        // would be a chain of constant-cache misses.
+        for (int32_t i = static_cast<int32_t>(threadIdx.x); i < (f + 3) * f; i += kTHREADS)
+        {
+            inv[i] = inverse[i];
+        }
+        const int32_t py = clamped / s.outWidth;
+        const double x = tps::outputCoordinate(clamped - py * s.outWidth, s.outWidth);
+        const double y = tps::outputCoordinate(py, s.outHeight);
+        for (int32_t k = warp; k < f; k += kWARPS)
+        {
+            basis[k * kTILE + lane] = tps::basisTerm(k, f, x, y);
+        }
+        __syncthreads();
+        for (int32_t e = warp; e < f; e += kWARPS)
+        {
+            rows[e * kTILE + lane] = tps::rowEntry(inv, f, e, x, y, basis + lane, kTILE);
+        }
+        __syncthreads();
+        row = rows + lane;
+        rowStride = kTILE;
     }
-    __syncthreads();
     if (p >= outPlane)
     {
         return;
     }
     if (f == kSTARNET_FIDUCIALS && s.channels == 3)
     {
-        sampleChunk<TImage, kSTARNET_FIDUCIALS, 3>(s, rows, points, lane, warp, count, n0, p, image, out);
+        sampleStarNet<TImage, 3>(s, row, rowStride, points, warp, count, n0, p, image, out);
         return;
     }
     if (f == kSTARNET_FIDUCIALS && s.channels == 1)
     {
-        sampleChunk<TImage, kSTARNET_FIDUCIALS, 1>(s, rows, points, lane, warp, count, n0, p, image, out);
+        sampleStarNet<TImage, 1>(s, row, rowStride, points, warp, count, n0, p, image, out);
         return;
     }
     const int64_t inPlane = static_cast<int64_t>(s.inHeight) * s.inWidth;
@@ -208,7 +261,7 @@ __global__ void __launch_bounds__(kTHREADS, kMIN_BLOCKS_PER_SM) tpsGridSampleKer
         float gy = 0.f;
         for (int32_t k = 0; k < f; ++k)
         {
-            const float a = rows[k * kTILE + lane];
+            const float a = row[k * rowStride];
             gx = tps::gridStep<kHalf>(gx, a, c[2 * k]);
             gy = tps::gridStep<kHalf>(gy, a, c[2 * k + 1]);
         }
@@ -218,26 +271,56 @@ __global__ void __launch_bounds__(kTHREADS, kMIN_BLOCKS_PER_SM) tpsGridSampleKer
 }
 
 template <typename TImage, typename TFid>
-cudaError_t launchTyped(const KernelShape& s, dim3 grid, const tps::InverseDelta& inverse, const void* image,
-    const void* fiducials, void* out, cudaStream_t stream)
+__global__ void __launch_bounds__(kTHREADS, kMIN_BLOCKS_PER_SM) tpsGridSampleKernel(const TImage* __restrict__ image,
+    const TFid* __restrict__ fiducials, TImage* __restrict__ out, const KernelShape s,
+    const __grid_constant__ tps::InverseDelta inverse)
 {
-    tpsGridSampleKernel<TImage, TFid><<<grid, kTHREADS, sharedBytes(s.numFiducials, s.samplesPerBlock), stream>>>(
-        static_cast<const TImage*>(image), static_cast<const TFid*>(fiducials), static_cast<TImage*>(out), s,
-        inverse);
+    tpsGridSampleBody<TImage, TFid, false>(image, fiducials, out, s, inverse.values, nullptr);
+}
+
+//! Table mode: no 9 KB inverse-delta parameter, the rows come from `table` [H*W, F].
+template <typename TImage, typename TFid>
+__global__ void __launch_bounds__(kTHREADS, kMIN_BLOCKS_PER_SM) tpsGridSampleTableKernel(
+    const TImage* __restrict__ image, const TFid* __restrict__ fiducials, TImage* __restrict__ out,
+    const KernelShape s, const float* __restrict__ table)
+{
+    tpsGridSampleBody<TImage, TFid, true>(image, fiducials, out, s, nullptr, table);
+}
+
+//! One launch of either kernel: `table` non-null selects table mode, else `inverse` drives the on-the-fly rows.
+template <typename TImage, typename TFid>
+cudaError_t launchTyped(const KernelShape& s, dim3 grid, const tps::InverseDelta* inverse, const float* table,
+    const void* image, const void* fiducials, void* out, cudaStream_t stream)
+{
+    const size_t smem = sharedBytes(s.numFiducials, s.samplesPerBlock, table != nullptr);
+    if (table != nullptr)
+    {
+        tpsGridSampleTableKernel<TImage, TFid><<<grid, kTHREADS, smem, stream>>>(static_cast<const TImage*>(image),
+            static_cast<const TFid*>(fiducials), static_cast<TImage*>(out), s, table);
+    }
+    else
+    {
+        tpsGridSampleKernel<TImage, TFid><<<grid, kTHREADS, smem, stream>>>(static_cast<const TImage*>(image),
+            static_cast<const TFid*>(fiducials), static_cast<TImage*>(out), s, *inverse);
+    }
     return cudaGetLastError();
 }
 
 //! Resident blocks of the kernel on the whole GPU: what its registers and shared memory allow.
 template <typename TImage, typename TFid>
-int64_t blockSlots(size_t smem)
+int64_t blockSlots(size_t smem, bool table)
 {
     int device = 0;
     int multiprocessors = 0;
     int perSm = 0;
-    if (cudaGetDevice(&device) != cudaSuccess
-        || cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess
-        || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, tpsGridSampleKernel<TImage, TFid>, kTHREADS, smem)
-            != cudaSuccess)
+    cudaError_t const occupancy = cudaGetDevice(&device) != cudaSuccess
+            || cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess
+        ? cudaErrorUnknown
+        : (table ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+                       &perSm, tpsGridSampleTableKernel<TImage, TFid>, kTHREADS, smem)
+                 : cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+                       &perSm, tpsGridSampleKernel<TImage, TFid>, kTHREADS, smem));
+    if (occupancy != cudaSuccess)
     {
         cudaGetLastError();
         return 64;
@@ -245,16 +328,15 @@ int64_t blockSlots(size_t smem)
     return static_cast<int64_t>(multiprocessors) * (perSm > 0 ? perSm : 1);
 }
 
-} // namespace
-
-cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& inverse, const void* dImage,
-    bool imageHalf, const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream,
+cudaError_t launchEither(const TpsShape& shape, const tps::InverseDelta* inverse, const float* table,
+    const void* dImage, bool imageHalf, const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream,
     int32_t samplesPerBlock)
 {
     const int64_t outPlane = static_cast<int64_t>(shape.outHeight) * shape.outWidth;
     if (shape.batch < 0 || shape.batch > INT32_MAX || shape.channels < 1 || shape.inHeight < 1
         || shape.inWidth < 1 || outPlane < 1 || outPlane > INT32_MAX || shape.numFiducials < tps::kMIN_FIDUCIALS
-        || shape.numFiducials > tps::kMAX_FIDUCIALS || shape.numFiducials % 2 != 0)
+        || shape.numFiducials > tps::kMAX_FIDUCIALS || shape.numFiducials % 2 != 0
+        || (inverse == nullptr && table == nullptr))
     {
         return cudaErrorInvalidValue;
     }
@@ -262,6 +344,7 @@ cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& 
     {
         return cudaSuccess;
     }
+    const bool isTable = table != nullptr;
     const int64_t tiles = (outPlane + kTILE - 1) / kTILE;
     int64_t perBlock = samplesPerBlock;
     if (perBlock <= 0)
@@ -269,10 +352,10 @@ cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& 
         // One full wave: as many sample chunks as there are block slots per pixel tile (at least one), so the
         // row work is repeated as little as the GPU's width allows and no lone tail wave is left. Slots are
         // counted at the largest chunk's shared memory, so the wave never overflows.
-        const size_t smem = sharedBytes(shape.numFiducials, kMAX_SAMPLES);
+        const size_t smem = sharedBytes(shape.numFiducials, kMAX_SAMPLES, isTable);
         const int64_t slots = imageHalf
-            ? (fiducialsHalf ? blockSlots<__half, __half>(smem) : blockSlots<__half, float>(smem))
-            : (fiducialsHalf ? blockSlots<float, __half>(smem) : blockSlots<float, float>(smem));
+            ? (fiducialsHalf ? blockSlots<__half, __half>(smem, isTable) : blockSlots<__half, float>(smem, isTable))
+            : (fiducialsHalf ? blockSlots<float, __half>(smem, isTable) : blockSlots<float, float>(smem, isTable));
         const int64_t chunksWanted = slots > tiles ? slots / tiles : 1;
         perBlock = (shape.batch + chunksWanted - 1) / chunksWanted;
     }
@@ -288,11 +371,33 @@ cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& 
     const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(chunks));
     if (imageHalf)
     {
-        return fiducialsHalf ? launchTyped<__half, __half>(s, grid, inverse, dImage, dFiducials, dOut, stream)
-                             : launchTyped<__half, float>(s, grid, inverse, dImage, dFiducials, dOut, stream);
+        return fiducialsHalf
+            ? launchTyped<__half, __half>(s, grid, inverse, table, dImage, dFiducials, dOut, stream)
+            : launchTyped<__half, float>(s, grid, inverse, table, dImage, dFiducials, dOut, stream);
     }
-    return fiducialsHalf ? launchTyped<float, __half>(s, grid, inverse, dImage, dFiducials, dOut, stream)
-                         : launchTyped<float, float>(s, grid, inverse, dImage, dFiducials, dOut, stream);
+    return fiducialsHalf ? launchTyped<float, __half>(s, grid, inverse, table, dImage, dFiducials, dOut, stream)
+                         : launchTyped<float, float>(s, grid, inverse, table, dImage, dFiducials, dOut, stream);
+}
+
+} // namespace
+
+cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& inverse, const void* dImage,
+    bool imageHalf, const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream,
+    int32_t samplesPerBlock)
+{
+    return launchEither(
+        shape, &inverse, nullptr, dImage, imageHalf, dFiducials, fiducialsHalf, dOut, stream, samplesPerBlock);
+}
+
+cudaError_t launchTpsGridSampleTable(const TpsShape& shape, const float* dTable, const void* dImage, bool imageHalf,
+    const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream, int32_t samplesPerBlock)
+{
+    if (dTable == nullptr)
+    {
+        return cudaErrorInvalidValue;
+    }
+    return launchEither(
+        shape, nullptr, dTable, dImage, imageHalf, dFiducials, fiducialsHalf, dOut, stream, samplesPerBlock);
 }
 
 } // namespace starnet

@@ -17,4 +17,10 @@ cudaError_t launchTpsGridSample(const TpsShape& shape, const tps::InverseDelta& 
     bool imageHalf, const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream,
     int32_t samplesPerBlock = 0);
 
+//! Table mode: the same sampling with the rows of the TPS matrix read from `dTable`, a C-contiguous float32
+//! [outHeight * outWidth, F] device matrix (grid = table @ fiducials: the exported model's constant A, or
+//! tpsGridMatrix(F, outHeight, outWidth) for STAR-Net's TPS). No double-precision work on the device.
+cudaError_t launchTpsGridSampleTable(const TpsShape& shape, const float* dTable, const void* dImage, bool imageHalf,
+    const void* dFiducials, bool fiducialsHalf, void* dOut, cudaStream_t stream, int32_t samplesPerBlock = 0);
+
 } // namespace starnet

@@ -8,7 +8,7 @@ Before (as ``starnet-trt export`` writes it)::
 
 After::
 
-    StarNetTPSGridSample(image, fiducials) --> rectified        (grid computed on the fly, never in memory)
+    StarNetTPSGridSample(image, fiducials, A) --> rectified     (the grid is never in memory)
     ... --> probs --> StarNetCTCGreedyDecode --> indices [N,T] int32, lengths [N] int32, confidence [N] float32
 
 The plugin nodes carry ``plugin_version`` / ``plugin_namespace`` attributes, which TensorRT's ONNX parser uses to
@@ -16,10 +16,16 @@ find the plugin creator (the node's domain is informational). Attributes of ``St
 ``out_height``, ``out_width`` (ints), ``align_corners`` (int 0/1), ``padding_mode`` (string, ``"zeros"``);
 of ``StarNetCTCGreedyDecode``: ``blank`` (int). The plugin library (the CUDA-plugins issue) must use these names.
 
+The TPS node's third input is the graph's own constant ``A`` (``tps_rows="table"``, the default): the kernel
+reads each output pixel's row from it, so a launch does no double-precision work (GPUs outside the data-centre
+line run float64 at 1/32-1/64 of their float rate: Jetson Orin, T4, GeForce) and the plugin reproduces the
+exported MatMul's constant exactly; any constant ``A`` of shape ``[H*W, F]`` is accepted. With
+``tps_rows="on-the-fly"`` the node has two inputs and the plugin evaluates the radial basis per launch; then
+``A`` is first checked against the STAR-Net TPS it stands for (:func:`starnet_trt.model.tps.tps_grid_matrix`),
+because a model whose matrix differs would silently change meaning.
+
 The rewrite is plain ``onnx`` protobuf editing (find three nodes, add one, prune what no output needs), so it
-needs no onnx-graphsurgeon. Before replacing the grid, the constant matrix ``A`` is checked against the STAR-Net
-TPS it stands for (:func:`starnet_trt.model.tps.tps_grid_matrix`), because the plugin recomputes that TPS from
-the fiducials: a model whose matrix differs would silently change meaning.
+needs no onnx-graphsurgeon.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ TPS_OP = "StarNetTPSGridSample"
 DECODE_OP = "StarNetCTCGreedyDecode"
 DECODE_OUTPUTS = ("indices", "lengths", "confidence")
 GRID_TOLERANCE = 1e-4  # |A - A_star-net| in normalized coordinates (fp32 export of a float64 matrix)
+TPS_ROWS = ("table", "on-the-fly")
+MAX_FIDUCIALS = 32  # the kernel's limit (csrc/core/tpsGridSampleImpl.h, kMAX_FIDUCIALS)
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,7 @@ def _attr(node: Any, name: str, default: Any) -> Any:
     return default
 
 
-def _replace_tps(graph: Any) -> PluginRecord:
+def _replace_tps(graph: Any, tps_rows: str) -> PluginRecord:
     from onnx import helper
 
     samplers = [n for n in graph.node if n.op_type == "GridSample"]
@@ -123,10 +131,15 @@ def _replace_tps(graph: Any) -> PluginRecord:
         raise ValueError("the TPS grid Reshape has no constant [N, H, W, 2] shape")
     height, width = int(shape[1]), int(shape[2])
     fiducials = matmul.input[1]
-    _check_grid_matrix(matrix, height, width)
+    if tps_rows == "table":
+        _check_table_shape(matrix, height, width)
+        inputs = [sampler.input[0], fiducials, _float32_constant(graph, matmul.input[0], matrix)]
+    else:
+        _check_grid_matrix(matrix, height, width)
+        inputs = [sampler.input[0], fiducials]
     node = helper.make_node(
         TPS_OP,
-        [sampler.input[0], fiducials],
+        inputs,
         list(sampler.output),
         name=f"{sampler.name}_{TPS_OP}",
         domain=PLUGIN_DOMAIN,
@@ -141,6 +154,31 @@ def _replace_tps(graph: Any) -> PluginRecord:
     graph.node.remove(sampler)
     graph.node.insert(index, node)
     return PluginRecord(TPS_OP)
+
+
+def _check_table_shape(matrix: np.ndarray, height: int, width: int) -> None:
+    if matrix.shape[0] != height * width:
+        raise ValueError(f"TPS grid matrix has {matrix.shape[0]} rows, expected {height}x{width}")
+    f = matrix.shape[1]
+    if f < 4 or f > MAX_FIDUCIALS or f % 2:
+        raise ValueError(
+            f"TPS grid matrix has {f} columns (fiducials); StarNetTPSGridSample takes an even F in [4, 32]"
+        )
+    if not np.isfinite(matrix).all():
+        raise ValueError("the TPS grid matrix has non-finite entries")
+
+
+def _float32_constant(graph: Any, name: str, matrix: np.ndarray) -> str:
+    """The name of a float32 initializer holding ``matrix`` for the plugin's table input (``name`` itself when
+    it already is one; a float16 or Constant-node matrix gets a float32 copy, which the plugin requires)."""
+    from onnx import TensorProto, numpy_helper
+
+    for init in graph.initializer:
+        if init.name == name and init.data_type == TensorProto.FLOAT:
+            return name
+    copy = numpy_helper.from_array(np.ascontiguousarray(matrix, dtype=np.float32), f"{name}_{TPS_OP}_table")
+    graph.initializer.append(copy)
+    return copy.name
 
 
 def _check_grid_matrix(matrix: np.ndarray, height: int, width: int) -> None:
@@ -194,7 +232,13 @@ def _append_decode(graph: Any, blank: int, keep_probs: bool) -> PluginRecord:
 
 
 def insert_plugins(
-    proto: Any, *, tps: bool = True, decode: bool = True, keep_probs: bool = False, blank: int = 0
+    proto: Any,
+    *,
+    tps: bool = True,
+    decode: bool = True,
+    keep_probs: bool = False,
+    blank: int = 0,
+    tps_rows: str = "table",
 ) -> tuple[Any, list[PluginRecord]]:
     """A copy of ``proto`` with the starnet-trt plugin nodes (see the module docstring).
 
@@ -204,6 +248,9 @@ def insert_plugins(
         decode: Append ``StarNetCTCGreedyDecode`` (outputs ``indices``, ``lengths``, ``confidence``).
         keep_probs: Keep ``probs`` as an output next to the decoded ones.
         blank: CTC blank index.
+        tps_rows: ``"table"`` (the graph's matrix ``A`` becomes the plugin's third input; no float64 work per
+            launch) or ``"on-the-fly"`` (two inputs; the plugin evaluates STAR-Net's TPS, after ``A`` is checked
+            against it).
 
     Returns:
         ``(rewritten model, plugins used)``.
@@ -219,11 +266,13 @@ def insert_plugins(
     import onnx
     from onnx import helper
 
+    if tps_rows not in TPS_ROWS:
+        raise ValueError(f"tps_rows must be one of {TPS_ROWS}, got {tps_rows!r}")
     model = onnx.ModelProto()
     model.CopyFrom(proto)
     records = []
     if tps:
-        records.append(_replace_tps(model.graph))
+        records.append(_replace_tps(model.graph, tps_rows))
     if decode:
         records.append(_append_decode(model.graph, blank, keep_probs))
     _prune(model.graph)

@@ -187,6 +187,35 @@ void checkTps(CapturingLogger& logger)
     logger.messages.clear();
     expect(build->configurePlugin(io, 2, io + 2, 1) != 0 && logger.saw("even number of points"),
         "odd F refused with a logged reason");
+    // Table mode: a third input, the [H*W, F] TPS matrix, float32 only and shape-checked against the attributes.
+    DynamicPluginTensorDesc tio[4] = {desc(DataType::kHALF, {-1, 3, 32, 100}), desc(DataType::kFLOAT, {-1, 20, 2}),
+        desc(DataType::kFLOAT, {3200, 20}), desc(DataType::kHALF, {-1, 3, 32, 100})};
+    expect(build->supportsFormatCombination(2, tio, 3, 1), "table mode: fp32 table supported");
+    expect(build->supportsFormatCombination(3, tio, 3, 1), "table mode: output follows the fp16 image");
+    tio[2].desc.type = DataType::kHALF;
+    expect(!build->supportsFormatCombination(2, tio, 3, 1), "table mode: fp16 table refused");
+    tio[2].desc.type = DataType::kFLOAT;
+    DataType in3[3] = {DataType::kHALF, DataType::kFLOAT, DataType::kFLOAT};
+    outType = DataType::kINT8;
+    expect(build->getOutputDataTypes(&outType, 1, in3, 3) == 0 && outType == DataType::kHALF,
+        "table mode: output type follows the image");
+    expect(build->configurePlugin(tio, 3, tio + 3, 1) == 0, "table mode: configure with a [3200, 20] table");
+    tio[2] = desc(DataType::kFLOAT, {3200, 18});
+    logger.messages.clear();
+    expect(build->configurePlugin(tio, 3, tio + 3, 1) != 0 && logger.saw("table must be"),
+        "table mode: a table with the wrong F refused with a logged reason");
+    tio[2] = desc(DataType::kFLOAT, {3100, 20});
+    logger.messages.clear();
+    expect(build->configurePlugin(tio, 3, tio + 3, 1) != 0 && logger.saw("[3200, 20]"),
+        "table mode: a table with the wrong pixel count refused, naming the expected shape");
+    PluginTensorDesc rt[4] = {tio[0].desc, tio[1].desc, tio[2].desc, tio[3].desc};
+    rt[0].dims.d[0] = rt[1].dims.d[0] = rt[3].dims.d[0] = 8;
+    rt[2].dims.d[0] = 3200;
+    rt[2].dims.d[1] = 20;
+    expect(runtime->onShapeChange(rt, 3, rt + 3, 1) == 0, "table mode: onShapeChange accepts the table");
+    DataType in4[4] = {DataType::kFLOAT, DataType::kFLOAT, DataType::kFLOAT, DataType::kFLOAT};
+    logger.messages.clear();
+    expect(build->getOutputDataTypes(&outType, 1, in4, 4) != 0, "four inputs refused");
     PluginFieldCollection const* saved = runtime->getFieldsToSerialize();
     expect(saved != nullptr && saved->nbFields == 4 && serializedInt(saved, "out_width") == 100,
         "serializes its four attributes");

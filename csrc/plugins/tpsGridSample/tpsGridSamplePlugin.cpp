@@ -44,12 +44,25 @@ int32_t TpsGridSamplePlugin::getNbOutputs() const noexcept
     return 1;
 }
 
+namespace
+{
+
+//! (image, fiducials) with the rows on the fly, or (image, fiducials, table) in table mode.
+bool validArity(int32_t nbInputs, int32_t nbOutputs)
+{
+    return (nbInputs == 2 || nbInputs == 3) && nbOutputs == 1;
+}
+
+constexpr char const* kARITY = "expected inputs (image, fiducials[, table]) and one output";
+
+} // namespace
+
 int32_t TpsGridSamplePlugin::getOutputDataTypes(
     DataType* outputTypes, int32_t nbOutputs, DataType const* inputTypes, int32_t nbInputs) const noexcept
 {
-    if (nbInputs != 2 || nbOutputs != 1)
+    if (!validArity(nbInputs, nbOutputs))
     {
-        log(ILogger::Severity::kERROR, "StarNetTPSGridSample takes (image, fiducials) and has one output");
+        log(ILogger::Severity::kERROR, std::string("StarNetTPSGridSample: ") + kARITY);
         return -1;
     }
     outputTypes[0] = inputTypes[0];
@@ -61,9 +74,9 @@ int32_t TpsGridSamplePlugin::getOutputShapes(DimsExprs const* inputs, int32_t nb
     IExprBuilder& exprBuilder) noexcept
 {
     return guarded<int32_t>(kTPS_PLUGIN_NAME, -1, [&]() -> int32_t {
-        if (nbInputs != 2 || nbOutputs != 1)
+        if (!validArity(nbInputs, nbOutputs))
         {
-            throw PluginError("expected inputs (image, fiducials) and one output");
+            throw PluginError(kARITY);
         }
         if (inputs[0].nbDims != 4)
         {
@@ -72,6 +85,10 @@ int32_t TpsGridSamplePlugin::getOutputShapes(DimsExprs const* inputs, int32_t nb
         if (inputs[1].nbDims != 3)
         {
             throw PluginError("fiducials must be [N, F, 2], got rank " + std::to_string(inputs[1].nbDims));
+        }
+        if (nbInputs == 3 && inputs[2].nbDims != 2)
+        {
+            throw PluginError("table must be [out_height * out_width, F], got rank " + std::to_string(inputs[2].nbDims));
         }
         outputs[0].nbDims = 4;
         outputs[0].d[0] = inputs[0].d[0];
@@ -85,7 +102,7 @@ int32_t TpsGridSamplePlugin::getOutputShapes(DimsExprs const* inputs, int32_t nb
 bool TpsGridSamplePlugin::supportsFormatCombination(
     int32_t pos, DynamicPluginTensorDesc const* inOut, int32_t nbInputs, int32_t nbOutputs) noexcept
 {
-    if (nbInputs != 2 || nbOutputs != 1 || pos < 0 || pos > 2)
+    if (!validArity(nbInputs, nbOutputs) || pos < 0 || pos > nbInputs)
     {
         return false;
     }
@@ -95,11 +112,32 @@ bool TpsGridSamplePlugin::supportsFormatCombination(
         return false;
     }
     const bool floating = desc.type == DataType::kFLOAT || desc.type == DataType::kHALF;
+    if (pos == nbInputs)
+    {
+        return desc.type == inOut[0].desc.type; // output follows the image
+    }
     switch (pos)
     {
-    case 0: return floating;                             // image
-    case 1: return floating;                             // fiducials, independent of the image's type
-    default: return desc.type == inOut[0].desc.type; // output follows the image
+    case 0: return floating;                 // image
+    case 1: return floating;                 // fiducials, independent of the image's type
+    default: return desc.type == DataType::kFLOAT; // table: float32 rows, as the on-the-fly mode rounds them
+    }
+}
+
+void TpsGridSamplePlugin::checkTable(Dims const& table, int64_t numFiducials) const
+{
+    int64_t const pixels = static_cast<int64_t>(mAttributes.outHeight) * mAttributes.outWidth;
+    bool const rowsOk = table.nbDims == 2 && (table.d[0] < 0 || table.d[0] == pixels);
+    bool const colsOk = table.nbDims == 2 && (table.d[1] < 0 || numFiducials < 0 || table.d[1] == numFiducials);
+    if (!rowsOk || !colsOk)
+    {
+        std::string got = "rank " + std::to_string(table.nbDims);
+        if (table.nbDims == 2)
+        {
+            got = "[" + std::to_string(table.d[0]) + ", " + std::to_string(table.d[1]) + "]";
+        }
+        throw PluginError("table must be [out_height * out_width, F] = [" + std::to_string(pixels) + ", "
+            + std::to_string(numFiducials) + "], got " + got);
     }
 }
 
@@ -127,14 +165,18 @@ int32_t TpsGridSamplePlugin::configurePlugin(
     DynamicPluginTensorDesc const* in, int32_t nbInputs, DynamicPluginTensorDesc const* /*out*/, int32_t nbOutputs) noexcept
 {
     return guarded<int32_t>(kTPS_PLUGIN_NAME, -1, [&]() -> int32_t {
-        if (nbInputs != 2 || nbOutputs != 1)
+        if (!validArity(nbInputs, nbOutputs))
         {
-            throw PluginError("expected inputs (image, fiducials) and one output");
+            throw PluginError(kARITY);
         }
         Dims const& fid = in[1].desc.dims;
         if (fid.nbDims != 3 || (fid.d[2] >= 0 && fid.d[2] != 2))
         {
             throw PluginError("fiducials must be [N, F, 2]");
+        }
+        if (nbInputs == 3)
+        {
+            checkTable(in[2].desc.dims, fid.d[1]);
         }
         prepare(fid.d[1]);
         return 0;
@@ -151,14 +193,19 @@ int32_t TpsGridSamplePlugin::onShapeChange(
     PluginTensorDesc const* in, int32_t nbInputs, PluginTensorDesc const* /*out*/, int32_t nbOutputs) noexcept
 {
     return guarded<int32_t>(kTPS_PLUGIN_NAME, -1, [&]() -> int32_t {
-        if (nbInputs != 2 || nbOutputs != 1 || in[0].dims.nbDims != 4 || in[1].dims.nbDims != 3)
+        if (!validArity(nbInputs, nbOutputs) || in[0].dims.nbDims != 4 || in[1].dims.nbDims != 3)
         {
-            throw PluginError("expected image [N, C, H, W] and fiducials [N, F, 2]");
+            throw PluginError("expected image [N, C, H, W], fiducials [N, F, 2] and optionally table [H*W, F]");
         }
         if (in[1].dims.d[0] != in[0].dims.d[0] || in[1].dims.d[2] != 2)
         {
             throw PluginError("fiducials must be [N, F, 2] with the image's N");
         }
+        if (nbInputs == 3)
+        {
+            checkTable(in[2].dims, in[1].dims.d[1]);
+        }
+        mTableMode = nbInputs == 3;
         prepare(in[1].dims.d[1]);
         return 0;
     });
@@ -183,8 +230,13 @@ int32_t TpsGridSamplePlugin::enqueue(PluginTensorDesc const* inputDesc, PluginTe
         log(ILogger::Severity::kERROR, "StarNetTPSGridSample: enqueue without onShapeChange for this F");
         return -1;
     }
-    cudaError_t const status = launchTpsGridSample(shape, mInverse, inputs[0], inputDesc[0].type == DataType::kHALF,
-        inputs[1], inputDesc[1].type == DataType::kHALF, outputs[0], stream);
+    bool const imageHalf = inputDesc[0].type == DataType::kHALF;
+    bool const fiducialsHalf = inputDesc[1].type == DataType::kHALF;
+    // Table mode when the graph passes the TPS matrix (a build-time constant): no double-precision work per launch.
+    cudaError_t const status = mTableMode
+        ? launchTpsGridSampleTable(shape, static_cast<float const*>(inputs[2]), inputs[0], imageHalf, inputs[1],
+            fiducialsHalf, outputs[0], stream)
+        : launchTpsGridSample(shape, mInverse, inputs[0], imageHalf, inputs[1], fiducialsHalf, outputs[0], stream);
     if (status != cudaSuccess)
     {
         log(ILogger::Severity::kERROR, std::string("StarNetTPSGridSample: ") + cudaGetErrorString(status));

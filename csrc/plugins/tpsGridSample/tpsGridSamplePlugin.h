@@ -62,9 +62,12 @@ public:
 private:
     //! Checks the fiducial count F and prepares inv(delta_C) for it (host work, never in enqueue).
     void prepare(int64_t numFiducials);
+    //! Throws unless `table` can be [outHeight * outWidth, F] (-1 dimensions pass at build time).
+    void checkTable(nvinfer1::Dims const& table, int64_t numFiducials) const;
 
     TpsAttributes mAttributes;
     int32_t mNumFiducials{0};
+    bool mTableMode{false}; //!< the third input (the TPS matrix) is present: set in onShapeChange
     tps::InverseDelta mInverse{};
 };
 
