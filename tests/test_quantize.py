@@ -183,3 +183,17 @@ def test_ranges_do_not_depend_on_calibration_batching(mv3, calib_dir, quantized)
     assert one.keys() == four.keys() and one
     for name in one:
         np.testing.assert_allclose(four[name], one[name], rtol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("tps_rows", ["table", "on-the-fly"])
+def test_plugin_surgery_on_the_quantized_graph(quantized, tps_rows):
+    """INT8 builds with plugins: the grid MatMul keeps its float constant, so both TPS plugin modes apply."""
+    from starnet_trt.graph.plugins import TPS_OP, insert_plugins
+
+    rewritten, plugins = insert_plugins(quantized.proto, tps_rows=tps_rows)
+    tps = next(n for n in rewritten.graph.node if n.op_type == TPS_OP)
+    assert len(tps.input) == (3 if tps_rows == "table" else 2)
+    assert plugins[0].name == TPS_OP
+    if tps_rows == "table":
+        table = next(t for t in rewritten.graph.initializer if t.name == tps.input[2])
+        assert table.data_type == onnx.TensorProto.FLOAT and list(table.dims) == [3200, 20]
