@@ -47,6 +47,7 @@ def tps_grid_sample(
     align_corners: bool = True,
     padding_mode: str = "zeros",
     num_threads: int = 0,
+    table: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.float32] | npt.NDArray[np.float16]: ...
 def tps_grid_sample_cuda(
     image: npt.NDArray[np.float32] | npt.NDArray[np.float16],
@@ -55,6 +56,7 @@ def tps_grid_sample_cuda(
     out_width: int,
     align_corners: bool = True,
     padding_mode: str = "zeros",
+    table: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.float32] | npt.NDArray[np.float16]: ...
 def tps_grid_matrix(num_fiducials: int, out_height: int, out_width: int) -> npt.NDArray[np.float32]: ...
 def image_descriptors(images: Sequence[tuple[int, int, int, int]]) -> npt.NDArray[np.uint8]: ...
@@ -78,6 +80,7 @@ class cuda:  # submodule, present only in CUDA builds; raw device pointers and s
         fiducials_half: bool,
         stream: int,
         samples_per_block: int = 0,
+        table: int = 0,
     ) -> None: ...
     @staticmethod
     def ctc_greedy_decode(

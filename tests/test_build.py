@@ -47,3 +47,38 @@ def test_stub_matches_module() -> None:
         declared.discard("cuda")  # the raw-launcher submodule exists in CUDA builds only
     exported = {name for name in dir(_core) if not name.startswith("_")}
     assert declared == exported
+
+
+def _pybind_parameters(function) -> list[str]:
+    """Parameter names from a pybind11 function's signature line (first line of its docstring)."""
+    line = function.__doc__.splitlines()[0]
+    inner = line[line.index("(") + 1 : line.rindex(") ->")]
+    names, depth, start = [], 0, 0
+    for i, ch in enumerate(inner + ","):
+        depth += int(ch in "[(")
+        depth -= int(ch in "])")
+        if ch == "," and depth == 0:
+            part = inner[start:i].strip()
+            if part:
+                names.append(part.split(":")[0].strip())
+            start = i + 1
+    return names
+
+
+def test_stub_parameters_match_the_module() -> None:
+    """Every stub function (the raw CUDA launchers too, in CUDA builds) names the module's parameters in order."""
+    import ast
+    from pathlib import Path
+
+    stub = ast.parse((Path(starnet_trt.__file__).parent / "_core.pyi").read_text(encoding="utf-8"))
+    functions = [(None, n) for n in stub.body if isinstance(n, ast.FunctionDef)]
+    for cls in (n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "cuda" and _core.has_cuda):
+        functions += [(cls.name, n) for n in cls.body if isinstance(n, ast.FunctionDef)]
+    checked = 0
+    for owner, node in functions:
+        target = getattr(_core, node.name) if owner is None else getattr(getattr(_core, owner), node.name)
+        if not (target.__doc__ or "").startswith(f"{node.name}("):
+            continue  # overloaded or not a plain pybind11 function
+        assert [a.arg for a in node.args.args] == _pybind_parameters(target), (owner, node.name)
+        checked += 1
+    assert checked >= 10

@@ -304,3 +304,19 @@ def test_the_timing_tables_are_complete(selftest, host):
         assert r["ours_ms"] >= 0 and r["baseline_ms"] >= 0
         if "floor_ms" in r:
             assert r["of_floor"] == pytest.approx(r["floor_ms"] / r["ours_ms"])
+
+
+def test_the_emulated_launchers_have_the_raw_launchers_signatures():
+    """The emulation mirrors ``_core.cuda`` as declared in ``_core.pyi`` (which test_build checks against the
+    module), so the self-test is exercised with the argument names and order the real launchers take."""
+    import ast
+    import inspect
+
+    import starnet_trt
+
+    stub = ast.parse((Path(starnet_trt.__file__).parent / "_core.pyi").read_text(encoding="utf-8"))
+    raw = next(n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "cuda")
+    declared = {n.name: [a.arg for a in n.args.args] for n in raw.body if isinstance(n, ast.FunctionDef)}
+    for name, params in declared.items():
+        emulated = list(inspect.signature(getattr(EmulatedLaunchers, name)).parameters)[1:]  # less self
+        assert emulated == params, name

@@ -400,6 +400,31 @@ def check_resize(core: Any, torch: Any, checks: Checks, rng: np.random.Generator
 # ---------------------------------------------------------------------------------------------------- timings
 
 
+def bandwidth_row(
+    kernel: str,
+    case: str,
+    ours_ms: float,
+    baseline: tuple[str, float],
+    floor_ms: float,
+    copy_ms: float,
+    target: str | None,
+) -> dict[str, Any]:
+    """A timing row of a bandwidth-bound kernel: against its baseline, the bandwidth floor and a same-size copy."""
+    return {
+        "kernel": kernel,
+        "case": case,
+        "ours_ms": ours_ms,
+        "baseline": baseline[0],
+        "baseline_ms": baseline[1],
+        "speedup": baseline[1] / ours_ms,
+        "floor_ms": floor_ms,
+        "of_floor": floor_ms / ours_ms,
+        "same_size_copy_ms": copy_ms,
+        "of_same_size_copy": copy_ms / ours_ms,
+        "target": target,
+    }
+
+
 def time_tps(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 256) -> list[dict[str, Any]]:
     import torch.nn.functional as F
 
@@ -462,19 +487,15 @@ def time_tps(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 256)
                     )
             ours_ms = graph_time(torch, fn, repeat)
             rows.append(
-                {
-                    "kernel": "tps_grid_sample",
-                    "case": f"N{n} 3x32x100 F20 {name} rows {mode}",
-                    "ours_ms": ours_ms,
-                    "baseline": "torch matmul grid + F.grid_sample",
-                    "baseline_ms": ref_ms,
-                    "speedup": ref_ms / ours_ms,
-                    "floor_ms": floor_ms,
-                    "of_floor": floor_ms / ours_ms,
-                    "same_size_copy_ms": copy_ms,
-                    "of_same_size_copy": copy_ms / ours_ms,
-                    "target": ">= 2x baseline and >= 50% of floor (fp16)" if dtype == torch.float16 else None,
-                }
+                bandwidth_row(
+                    "tps_grid_sample",
+                    f"N{n} 3x32x100 F20 {name} rows {mode}",
+                    ours_ms,
+                    ("torch matmul grid + F.grid_sample", ref_ms),
+                    floor_ms,
+                    copy_ms,
+                    ">= 2x baseline and >= 50% of floor (fp16)" if dtype == torch.float16 else None,
+                )
             )
     return rows
 
@@ -587,19 +608,15 @@ def time_resize(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 2
         floor_ms = moved / (bandwidth * 1e9) * 1e3
         copy_ms = same_size_copy_ms(torch, moved, repeat)
         rows.append(
-            {
-                "kernel": "resize_normalize",
-                "case": f"N{n} mixed HxWx3 uint8 -> 3x32x100 {str(dtype).split('.')[-1]}",
-                "ours_ms": ours_ms,
-                "baseline": "torch per-image interpolate + normalize + pad",
-                "baseline_ms": ref_ms,
-                "speedup": ref_ms / ours_ms,
-                "floor_ms": floor_ms,
-                "of_floor": floor_ms / ours_ms,
-                "same_size_copy_ms": copy_ms,
-                "of_same_size_copy": copy_ms / ours_ms,
-                "target": ">= 50% of floor" if dtype == torch.float32 else None,
-            }
+            bandwidth_row(
+                "resize_normalize",
+                f"N{n} mixed HxWx3 uint8 -> 3x32x100 {str(dtype).split('.')[-1]}",
+                ours_ms,
+                ("torch per-image interpolate + normalize + pad", ref_ms),
+                floor_ms,
+                copy_ms,
+                ">= 50% of floor" if dtype == torch.float32 else None,
+            )
         )
     # DTRB's preprocessing: PIL gray, then PIL's antialiased bicubic stretch to 1x32x100.
     out = torch.empty((n, 1, 32, 100), dtype=torch.float32, device="cuda")
