@@ -38,8 +38,10 @@ def main() -> None:
     packed, descs, _ = pack_images(_core, torch, images)
     batch = torch.empty((n, 3, 32, 100), dtype=torch.float32, device="cuda")
     widths = torch.empty(n, dtype=torch.int32, device="cuda")
+    table = torch.from_numpy(_core.tps_grid_matrix(20, 32, 100)).cuda()
     for _ in range(3):
-        tps_launch(_core, torch, image, fid, out, (32, 100))
+        tps_launch(_core, torch, image, fid, out, (32, 100))  # rows on the fly
+        tps_launch(_core, torch, image, fid, out, (32, 100), table=table)  # table mode (the builder's default)
         ctc_launch(_core, torch, scores, 0, outs, None)
         resize_launch(_core, torch, packed, descs, n, batch, widths)
     torch.cuda.synchronize()
