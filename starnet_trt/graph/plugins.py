@@ -131,8 +131,8 @@ def _replace_tps(graph: Any, tps_rows: str) -> PluginRecord:
         raise ValueError("the TPS grid Reshape has no constant [N, H, W, 2] shape")
     height, width = int(shape[1]), int(shape[2])
     fiducials = matmul.input[1]
+    _check_table_shape(matrix, height, width)
     if tps_rows == "table":
-        _check_table_shape(matrix, height, width)
         inputs = [sampler.input[0], fiducials, _float32_constant(graph, matmul.input[0], matrix)]
     else:
         _check_grid_matrix(matrix, height, width)
@@ -182,8 +182,6 @@ def _float32_constant(graph: Any, name: str, matrix: np.ndarray) -> str:
 
 
 def _check_grid_matrix(matrix: np.ndarray, height: int, width: int) -> None:
-    if matrix.shape[0] != height * width:
-        raise ValueError(f"TPS grid matrix has {matrix.shape[0]} rows, expected {height}x{width}")
     try:
         from ..model.tps import tps_grid_matrix
     except ImportError:  # the reference lives with the PyTorch model; without torch the check is skipped
