@@ -186,20 +186,19 @@ void tpsGridSampleDevice(const TpsShape& shape, const void* image, bool imageHal
     DeviceBuffer dOut(outBytes);
     check(cudaMemcpy(dImage.as<void>(), image, imageBytes, cudaMemcpyHostToDevice), "upload image");
     check(cudaMemcpy(dFid.as<void>(), fiducials, fidBytes, cudaMemcpyHostToDevice), "upload fiducials");
+    // Table mode reads the rows from a device copy of `table`; otherwise they are evaluated from inv(delta_C).
+    std::unique_ptr<DeviceBuffer> dTable;
     if (table != nullptr)
     {
         const size_t tableBytes
             = static_cast<size_t>(shape.outHeight) * shape.outWidth * static_cast<size_t>(shape.numFiducials) * 4;
-        DeviceBuffer dTable(tableBytes);
-        check(cudaMemcpy(dTable.as<void>(), table, tableBytes, cudaMemcpyHostToDevice), "upload table");
-        check(launchTpsGridSampleTable(shape, dTable.as<float>(), dImage.as<void>(), imageHalf, dFid.as<void>(),
-                  fiducialsHalf, dOut.as<void>(), nullptr),
-            "launchTpsGridSampleTable");
-        check(cudaMemcpy(out, dOut.as<void>(), outBytes, cudaMemcpyDeviceToHost), "download output");
-        return;
+        dTable = std::make_unique<DeviceBuffer>(tableBytes);
+        check(cudaMemcpy(dTable->as<void>(), table, tableBytes, cudaMemcpyHostToDevice), "upload table");
     }
-    check(launchTpsGridSample(shape, inverse, dImage.as<void>(), imageHalf, dFid.as<void>(), fiducialsHalf,
-              dOut.as<void>(), nullptr),
+    check(dTable ? launchTpsGridSampleTable(shape, dTable->as<float>(), dImage.as<void>(), imageHalf,
+                       dFid.as<void>(), fiducialsHalf, dOut.as<void>(), nullptr)
+                 : launchTpsGridSample(shape, inverse, dImage.as<void>(), imageHalf, dFid.as<void>(), fiducialsHalf,
+                       dOut.as<void>(), nullptr),
         "launchTpsGridSample");
     check(cudaMemcpy(out, dOut.as<void>(), outBytes, cudaMemcpyDeviceToHost), "download output");
 }
@@ -207,18 +206,14 @@ void tpsGridSampleDevice(const TpsShape& shape, const void* image, bool imageHal
 void launchTpsGridSampleRaw(const TpsShape& shape, uintptr_t image, bool imageHalf, uintptr_t fiducials,
     bool fiducialsHalf, uintptr_t out, uintptr_t stream, int32_t samplesPerBlock, uintptr_t table)
 {
-    if (table != 0)
-    {
-        check(launchTpsGridSampleTable(shape, reinterpret_cast<const float*>(table),
-                  reinterpret_cast<const void*>(image), imageHalf, reinterpret_cast<const void*>(fiducials),
-                  fiducialsHalf, reinterpret_cast<void*>(out), reinterpret_cast<cudaStream_t>(stream),
-                  samplesPerBlock),
-            "launchTpsGridSampleTable");
-        return;
-    }
-    check(launchTpsGridSample(shape, cachedInverseDelta(shape.numFiducials), reinterpret_cast<const void*>(image),
-              imageHalf, reinterpret_cast<const void*>(fiducials), fiducialsHalf, reinterpret_cast<void*>(out),
-              reinterpret_cast<cudaStream_t>(stream), samplesPerBlock),
+    const void* dImage = reinterpret_cast<const void*>(image);
+    const void* dFid = reinterpret_cast<const void*>(fiducials);
+    void* dOut = reinterpret_cast<void*>(out);
+    const auto s = reinterpret_cast<cudaStream_t>(stream);
+    check(table != 0 ? launchTpsGridSampleTable(shape, reinterpret_cast<const float*>(table), dImage, imageHalf, dFid,
+                           fiducialsHalf, dOut, s, samplesPerBlock)
+                     : launchTpsGridSample(shape, cachedInverseDelta(shape.numFiducials), dImage, imageHalf, dFid,
+                           fiducialsHalf, dOut, s, samplesPerBlock),
         "launchTpsGridSample");
 }
 
