@@ -1,6 +1,8 @@
 // How resize_normalize fits an image into the model input, shared by the CPU loops and the CUDA kernel.
 #pragma once
 
+#include <cstdint>
+
 namespace starnet
 {
 
@@ -17,6 +19,16 @@ struct ResizeMode
     //! false: bilinear exactly as cv2.resize(INTER_LINEAR). true: PIL's Image.resize(BICUBIC), antialiased when
     //! shrinking (csrc/core/pilResampleImpl.h).
     bool pilBicubic{false};
+};
+
+//! Launch geometry of the bilinear kernel, for tuning (tools/gpu_selftest); 0 picks the default. A block owns a
+//! band of output rows of one image; `bandsPerImage` bands split each image (default: enough to fill one wave of
+//! resident blocks), and each thread gathers `pixelsPerThread` pixels (1 or 2; default 2) before its stores.
+//! Ignored by the PIL bicubic path.
+struct ResizeTuning
+{
+    int32_t bandsPerImage{0};
+    int32_t pixelsPerThread{0};
 };
 
 } // namespace starnet

@@ -230,11 +230,11 @@ void launchCtcGreedyDecodeRaw(uintptr_t scores, bool isHalf, int32_t batch, int3
 
 void launchResizeNormalizeRaw(uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf,
     int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, uintptr_t widths, uintptr_t stream,
-    ResizeMode mode)
+    ResizeMode mode, ResizeTuning tuning)
 {
     check(launchResizeNormalize(reinterpret_cast<const uint8_t*>(images), reinterpret_cast<const ImageDesc*>(descs),
               batch, reinterpret_cast<void*>(out), outHalf, outChannels, outH, outW, inputIsRgb,
-              reinterpret_cast<int32_t*>(widths), reinterpret_cast<cudaStream_t>(stream), mode),
+              reinterpret_cast<int32_t*>(widths), reinterpret_cast<cudaStream_t>(stream), mode, tuning),
         "launchResizeNormalize");
 }
 

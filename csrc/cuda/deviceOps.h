@@ -38,6 +38,6 @@ void launchCtcGreedyDecodeRaw(uintptr_t scores, bool isHalf, int32_t batch, int3
     uintptr_t stream);
 void launchResizeNormalizeRaw(uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf,
     int32_t outChannels, int32_t outH, int32_t outW, bool inputIsRgb, uintptr_t widths, uintptr_t stream,
-    ResizeMode mode = {});
+    ResizeMode mode = {}, ResizeTuning tuning = {});
 
 } // namespace starnet
