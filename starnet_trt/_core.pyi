@@ -112,4 +112,6 @@ class cuda:  # submodule, present only in CUDA builds; raw device pointers and s
         resize: str = "keep_ratio_pad_right",
         gray: str = "bt601",
         interpolation: str = "linear",
+        bands_per_image: int = 0,
+        pixels_per_thread: int = 0,
     ) -> None: ...

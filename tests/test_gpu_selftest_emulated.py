@@ -138,8 +138,12 @@ class EmulatedLaunchers:
         resize: str = "keep_ratio_pad_right",
         gray: str = "bt601",
         interpolation: str = "linear",
+        bands_per_image: int = 0,
+        pixels_per_thread: int = 0,
     ) -> None:
         self._count("resize_normalize")
+        if bands_per_image < 0 or pixels_per_thread not in (0, 1, 2):
+            raise RuntimeError("launchResizeNormalize: invalid argument")  # the launcher's cudaErrorInvalidValue
         if not self.write:
             return
         records = _view(descs, IMAGE_DESC, (batch,))
@@ -297,7 +301,10 @@ def test_the_timing_tables_are_complete(selftest, host):
     for mode in ("rows on the fly", "rows table"):
         for dtype in ("float16", "float32"):
             assert f"N8 3x32x100 F20 {dtype} {mode}" in cases
-    assert sum("(tuning)" in c for c in cases) == 8  # four chunk sizes per TPS mode, fp16
+    tuning = [r for r in rows if "(tuning)" in r["case"]]
+    assert sum(r["kernel"] == "tps_grid_sample" for r in tuning) == 8  # four chunk sizes per TPS mode, fp16
+    # Every non-default (bands, pixels) launch of the bilinear preprocess kernel, fp32.
+    assert sum(r["kernel"] == "resize_normalize" for r in tuning) == len(selftest.RESIZE_TUNINGS) - 1
     targets = [r for r in rows if r.get("target")]
     assert {r["kernel"] for r in targets} == {"tps_grid_sample", "ctc_greedy_decode", "resize_normalize"}
     for r in rows:

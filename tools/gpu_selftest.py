@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -354,8 +355,17 @@ RESIZE_MODES = {
 
 
 def resize_launch(
-    core: Any, torch: Any, packed: Any, descs: Any, n: int, out: Any, widths: Any, mode: str = "paddle"
+    core: Any,
+    torch: Any,
+    packed: Any,
+    descs: Any,
+    n: int,
+    out: Any,
+    widths: Any,
+    mode: str = "paddle",
+    tuning: tuple[int, int] = (0, 0),
 ) -> None:
+    """One launch; `tuning` is (bands per image, pixels per thread), 0 for the launcher's default."""
     core.cuda.resize_normalize(
         packed.data_ptr(),
         descs.data_ptr(),
@@ -369,7 +379,13 @@ def resize_launch(
         widths.data_ptr(),
         torch.cuda.current_stream().cuda_stream,
         **RESIZE_MODES[mode],
+        bands_per_image=tuning[0],
+        pixels_per_thread=tuning[1],
     )
+
+
+#: (bands per image, pixels per thread) of the bilinear kernel swept by the timings; (0, 0) is the default.
+RESIZE_TUNINGS = [(0, 0), (1, 1), (1, 2), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2)]
 
 
 def check_resize(core: Any, torch: Any, checks: Checks, rng: np.random.Generator, trials: int) -> None:
@@ -386,14 +402,18 @@ def check_resize(core: Any, torch: Any, checks: Checks, rng: np.random.Generator
             images, height=out_hw[0], width=out_hw[1], channels=channels, **RESIZE_MODES[mode]
         )
         packed, descs, _ = pack_images(core, torch, images)
-        for dtype, tol in ((torch.float32, 0.0), (torch.float16, 1e-3)):
+        # The launch tunings the timings sweep, checked too (the bicubic path has none).
+        tunings = RESIZE_TUNINGS if trial == 0 and mode != "dtrb" else [(0, 0)]
+        for (dtype, tol), tuning in itertools.product(((torch.float32, 0.0), (torch.float16, 1e-3)), tunings):
             out = torch.full((n, channels, *out_hw), float("nan"), dtype=dtype, device="cuda")
             widths = torch.full((n,), -5, dtype=torch.int32, device="cuda")
-            resize_launch(core, torch, packed, descs, n, out, widths, mode)
+            resize_launch(core, torch, packed, descs, n, out, widths, mode, tuning)
             got = out.float().cpu().numpy()
             error = float(np.abs(got - expected).max()) if np.isfinite(got).all() else float("inf")
             error += float((widths.cpu().numpy() != exp_w).sum())
             name = f"{mode} N{n} mixed sizes -> {channels}x{out_hw[0]}x{out_hw[1]} {str(dtype).split('.')[-1]}"
+            if tuning != (0, 0):
+                name += f" bands={tuning[0]} pixels={tuning[1]}"
             checks.add("resize_normalize", name, error, tol, exact=tol == 0.0)
 
 
@@ -604,6 +624,25 @@ def time_resize(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 2
 
         ours_ms = graph_time(torch, ours, repeat)
         ref_ms = graph_time(torch, reference, 20, per_graph=2)
+        if dtype == torch.float32:
+            for tuning in RESIZE_TUNINGS[1:]:
+
+                def tuned(tuning: tuple[int, int] = tuning) -> None:
+                    resize_launch(core, torch, packed, descs, n, out, widths, tuning=tuning)
+
+                tuned_ms = graph_time(torch, tuned, repeat)
+                label = f"bands={tuning[0]} pixels={tuning[1]}"
+                print(f"  tuning: resize fp32 N{n} {label}: {tuned_ms * 1e3:.2f} us", flush=True)
+                rows.append(
+                    {
+                        "kernel": "resize_normalize",
+                        "case": f"N{n} mixed HxWx3 uint8 -> 3x32x100 float32 {label} (tuning)",
+                        "ours_ms": tuned_ms,
+                        "baseline": "default launch (bands=0 pixels=0)",
+                        "baseline_ms": ours_ms,
+                        "speedup": ours_ms / tuned_ms,
+                    }
+                )
         moved = total + out.numel() * out.element_size()
         floor_ms = moved / (bandwidth * 1e9) * 1e3
         copy_ms = same_size_copy_ms(torch, moved, repeat)
