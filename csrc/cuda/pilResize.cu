@@ -1,4 +1,4 @@
-// One block per image, like the bilinear kernel: the block computes the source window of every output column and
+// One block per image: the block computes the source window of every output column and
 // row once (shared memory) and, when they fit, their quantised coefficients; each thread then produces whole
 // output pixels (both PIL passes for that pixel, in Pillow's order: the first-pass sums its second-pass window
 // reads, each clipped to uint8 as Pillow's intermediate image is, then the second-pass sum). The math is
