@@ -445,6 +445,20 @@ def bandwidth_row(
     }
 
 
+def tuning_row(torch: Any, what: tuple[str, str], fn: Any, baseline: tuple[str, float], repeat: int) -> dict[str, Any]:
+    """Times one non-default launch geometry of a kernel (`what`: kernel, case) and prints it as it goes."""
+    ours_ms = graph_time(torch, fn, repeat)
+    print(f"  tuning: {what[0]} {what[1]}: {ours_ms * 1e3:.2f} us", flush=True)
+    return {
+        "kernel": what[0],
+        "case": f"{what[1]} (tuning)",
+        "ours_ms": ours_ms,
+        "baseline": baseline[0],
+        "baseline_ms": baseline[1],
+        "speedup": baseline[1] / ours_ms,
+    }
+
+
 def time_tps(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 256) -> list[dict[str, Any]]:
     import torch.nn.functional as F
 
@@ -492,18 +506,14 @@ def time_tps(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 256)
                             table=table if mode == "table" else None,
                         )
 
-                    tuned_ms = graph_time(torch, tuned, repeat)
-                    label = f"{mode} samples_per_block={per_block}"
-                    print(f"  tuning: tps fp16 N{n} {label}: {tuned_ms * 1e3:.2f} us", flush=True)
                     rows.append(
-                        {
-                            "kernel": "tps_grid_sample",
-                            "case": f"N{n} fp16 {label} (tuning)",
-                            "ours_ms": tuned_ms,
-                            "baseline": "torch matmul grid + F.grid_sample",
-                            "baseline_ms": ref_ms,
-                            "speedup": ref_ms / tuned_ms,
-                        }
+                        tuning_row(
+                            torch,
+                            ("tps_grid_sample", f"N{n} fp16 {mode} samples_per_block={per_block}"),
+                            tuned,
+                            ("torch matmul grid + F.grid_sample", ref_ms),
+                            repeat,
+                        )
                     )
             ours_ms = graph_time(torch, fn, repeat)
             rows.append(
@@ -630,18 +640,15 @@ def time_resize(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 2
                 def tuned(tuning: tuple[int, int] = tuning) -> None:
                     resize_launch(core, torch, packed, descs, n, out, widths, tuning=tuning)
 
-                tuned_ms = graph_time(torch, tuned, repeat)
                 label = f"bands={tuning[0]} pixels={tuning[1]}"
-                print(f"  tuning: resize fp32 N{n} {label}: {tuned_ms * 1e3:.2f} us", flush=True)
                 rows.append(
-                    {
-                        "kernel": "resize_normalize",
-                        "case": f"N{n} mixed HxWx3 uint8 -> 3x32x100 float32 {label} (tuning)",
-                        "ours_ms": tuned_ms,
-                        "baseline": "default launch (bands=0 pixels=0)",
-                        "baseline_ms": ours_ms,
-                        "speedup": ours_ms / tuned_ms,
-                    }
+                    tuning_row(
+                        torch,
+                        ("resize_normalize", f"N{n} mixed HxWx3 uint8 -> 3x32x100 float32 {label}"),
+                        tuned,
+                        ("default launch (bands=0 pixels=0)", ours_ms),
+                        repeat,
+                    )
                 )
         moved = total + out.numel() * out.element_size()
         floor_ms = moved / (bandwidth * 1e9) * 1e3
