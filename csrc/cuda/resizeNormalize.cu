@@ -32,8 +32,13 @@ constexpr int kBLOCK = 256;
 //! gathered bytes (one register each) and 4 weights per pixel of its group. One pixel fits in 40 registers (6
 //! blocks: 1536 threads per SM on sm_87/sm_90; 32 registers spilled on sm_90), two in 64 (4 blocks); four pixels
 //! spilled at 64 registers (sm_75/87/90), so groups stop at two.
+//! Turing SMs hold 1024 threads: 4 blocks there (asking for more makes ptxas ignore the bound).
 template <int32_t kPIXELS>
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+constexpr int kMIN_BLOCKS_PER_SM = 4;
+#else
 constexpr int kMIN_BLOCKS_PER_SM = kPIXELS == 1 ? 6 : 4;
+#endif
 constexpr int kMAX_TAP_BYTES = 40 * 1024; // (rows of the band + outW) taps in dynamic shared memory
 constexpr int kDEFAULT_PIXELS = 2;
 
@@ -164,8 +169,10 @@ __global__ void __launch_bounds__(kBLOCK, kMIN_BLOCKS_PER_SM<kPIXELS>)
             widths[n] = w;
         }
     }
-    static_assert(kBLOCK >= 256, "one table entry per thread");
-    table[tid] = resize::normalize(static_cast<float>(tid));
+    for (int32_t v = tid; v < 256; v += kBLOCK)
+    {
+        table[v] = resize::normalize(static_cast<float>(v));
+    }
     __syncthreads();
     const int32_t rw = resizedWidth;
     OffsetTap* tx = taps;
