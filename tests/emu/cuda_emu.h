@@ -49,172 +49,212 @@
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 
-namespace emu {
+namespace emu
+{
 
-enum class Wait { kNone, kBlock, kWarp, kDone };
-
-struct Fiber {
-  ucontext_t context;
-  std::vector<unsigned char> stack;
-  Wait wait{Wait::kNone};
+enum class Wait
+{
+    kNone,
+    kBlock,
+    kWarp,
+    kDone
 };
 
-struct State {
-  dim3 grid;
-  dim3 block;
-  dim3 blockIdx;
-  dim3 threadIdx;
-  int current{0};
-  int threads{0};
-  ucontext_t scheduler;
-  std::vector<Fiber> fibers;
-  std::vector<unsigned char> dynamicShared;
-  std::vector<uint64_t> exchange; // one slot per thread for warp collectives
-  int occupancyPerSm{4};
-  int multiprocessors{8};
-  std::function<void()> body; //!< the launch's kernel call, run by every fiber
-  uint64_t blocksRun{0};
+struct Fiber
+{
+    ucontext_t context;
+    std::vector<unsigned char> stack;
+    Wait wait{Wait::kNone};
 };
 
-inline State &state() {
-  static State s;
-  return s;
+struct State
+{
+    dim3 grid;
+    dim3 block;
+    dim3 blockIdx;
+    dim3 threadIdx;
+    int current{0};
+    int threads{0};
+    ucontext_t scheduler;
+    std::vector<Fiber> fibers;
+    std::vector<unsigned char> dynamicShared;
+    std::vector<uint64_t> exchange; // one slot per thread for warp collectives
+    int occupancyPerSm{4};
+    int multiprocessors{8};
+    std::function<void()> body; //!< the launch's kernel call, run by every fiber
+    uint64_t blocksRun{0};
+};
+
+inline State& state()
+{
+    static State s;
+    return s;
 }
 
-[[noreturn]] inline void fail(const char *what) {
-  State &s = state();
-  std::fprintf(stderr, "cuda_emu: %s (block %u,%u,%u thread %d)\n", what,
-               s.blockIdx.x, s.blockIdx.y, s.blockIdx.z, s.current);
-  std::abort();
+[[noreturn]] inline void fail(const char* what)
+{
+    State& s = state();
+    std::fprintf(
+        stderr, "cuda_emu: %s (block %u,%u,%u thread %d)\n", what, s.blockIdx.x, s.blockIdx.y, s.blockIdx.z, s.current);
+    std::abort();
 }
 
-inline void yield(Wait w) {
-  State &s = state();
-  Fiber &f = s.fibers[s.current];
-  f.wait = w;
-  swapcontext(&f.context, &s.scheduler);
+inline void yield(Wait w)
+{
+    State& s = state();
+    Fiber& f = s.fibers[s.current];
+    f.wait = w;
+    swapcontext(&f.context, &s.scheduler);
 }
 
-inline void entry() {
-  state().body();
-  yield(Wait::kDone);
+inline void entry()
+{
+    state().body();
+    yield(Wait::kDone);
 }
 
 //! Runs one block: every fiber to its next barrier, then releases the barriers
 //! that every live participant reached.
-inline void runBlock() {
-  State &s = state();
-  const int n = s.threads;
-  for (int t = 0; t < n; ++t) {
-    Fiber &f = s.fibers[t];
-    getcontext(&f.context);
-    f.context.uc_stack.ss_sp = f.stack.data();
-    f.context.uc_stack.ss_size = f.stack.size();
-    f.context.uc_link = nullptr;
-    makecontext(&f.context, entry, 0);
-    f.wait = Wait::kNone;
-  }
-  for (;;) {
-    for (int t = 0; t < n; ++t) {
-      if (s.fibers[t].wait != Wait::kNone) {
-        continue;
-      }
-      s.current = t;
-      s.threadIdx = dim3(t % s.block.x, (t / s.block.x) % s.block.y,
-                         t / (s.block.x * s.block.y));
-      swapcontext(&s.scheduler, &s.fibers[t].context);
+inline void runBlock()
+{
+    State& s = state();
+    const int n = s.threads;
+    for (int t = 0; t < n; ++t)
+    {
+        Fiber& f = s.fibers[t];
+        getcontext(&f.context);
+        f.context.uc_stack.ss_sp = f.stack.data();
+        f.context.uc_stack.ss_size = f.stack.size();
+        f.context.uc_link = nullptr;
+        makecontext(&f.context, entry, 0);
+        f.wait = Wait::kNone;
     }
-    int done = 0;
-    int atBlock = 0;
-    for (int t = 0; t < n; ++t) {
-      done += s.fibers[t].wait == Wait::kDone;
-      atBlock += s.fibers[t].wait == Wait::kBlock;
-    }
-    if (done == n) {
-      return;
-    }
-    // Every live fiber now waits somewhere. Warps whose live lanes all wait on
-    // a collective go on first.
-    bool released = false;
-    for (int w = 0; w * 32 < n; ++w) {
-      const int end = std::min(n, w * 32 + 32);
-      int waiting = 0;
-      int exited = 0;
-      for (int t = w * 32; t < end; ++t) {
-        waiting += s.fibers[t].wait == Wait::kWarp;
-        exited += s.fibers[t].wait == Wait::kDone;
-      }
-      if (waiting > 0 && waiting + exited == end - w * 32) {
-        if (exited > 0) {
-          fail("warp collective with exited lanes (only the full mask is "
-               "emulated)");
+    for (;;)
+    {
+        for (int t = 0; t < n; ++t)
+        {
+            if (s.fibers[t].wait != Wait::kNone)
+            {
+                continue;
+            }
+            s.current = t;
+            s.threadIdx = dim3(t % s.block.x, (t / s.block.x) % s.block.y, t / (s.block.x * s.block.y));
+            swapcontext(&s.scheduler, &s.fibers[t].context);
         }
-        for (int t = w * 32; t < end; ++t) {
-          s.fibers[t].wait = Wait::kNone;
+        int done = 0;
+        int atBlock = 0;
+        for (int t = 0; t < n; ++t)
+        {
+            done += s.fibers[t].wait == Wait::kDone;
+            atBlock += s.fibers[t].wait == Wait::kBlock;
         }
-        released = true;
-      }
+        if (done == n)
+        {
+            return;
+        }
+        // Every live fiber now waits somewhere. Warps whose live lanes all wait on
+        // a collective go on first.
+        bool released = false;
+        for (int w = 0; w * 32 < n; ++w)
+        {
+            const int end = std::min(n, w * 32 + 32);
+            int waiting = 0;
+            int exited = 0;
+            for (int t = w * 32; t < end; ++t)
+            {
+                waiting += s.fibers[t].wait == Wait::kWarp;
+                exited += s.fibers[t].wait == Wait::kDone;
+            }
+            if (waiting > 0 && waiting + exited == end - w * 32)
+            {
+                if (exited > 0)
+                {
+                    fail("warp collective with exited lanes (only the full mask is "
+                         "emulated)");
+                }
+                for (int t = w * 32; t < end; ++t)
+                {
+                    s.fibers[t].wait = Wait::kNone;
+                }
+                released = true;
+            }
+        }
+        if (released)
+        {
+            continue;
+        }
+        if (atBlock + done != n)
+        {
+            fail("deadlock: __syncthreads or a warp collective not reached by every "
+                 "live thread it needs");
+        }
+        for (auto& f : s.fibers)
+        {
+            f.wait = f.wait == Wait::kBlock ? Wait::kNone : f.wait;
+        }
     }
-    if (released) {
-      continue;
-    }
-    if (atBlock + done != n) {
-      fail("deadlock: __syncthreads or a warp collective not reached by every "
-           "live thread it needs");
-    }
-    for (auto &f : s.fibers) {
-      f.wait = f.wait == Wait::kBlock ? Wait::kNone : f.wait;
-    }
-  }
 }
 
 template <class K, class... A>
-void launch(dim3 grid, dim3 block, size_t smem, cudaStream_t, K kernel,
-            A &&...args) {
-  State &s = state();
-  s.grid = grid;
-  s.block = block;
-  s.threads = static_cast<int>(block.x * block.y * block.z);
-  if (s.threads < 1 || s.threads > 1024 || grid.x < 1 || grid.y < 1 ||
-      grid.z < 1 || grid.y > 65535 || grid.z > 65535 || smem > 227 * 1024) {
-    fail("invalid launch configuration");
-  }
-  if (static_cast<int>(s.fibers.size()) < s.threads) {
-    s.fibers.resize(s.threads);
-    for (auto &f : s.fibers) {
-      f.stack.resize(256 * 1024);
+void launch(dim3 grid, dim3 block, size_t smem, cudaStream_t, K kernel, A&&... args)
+{
+    State& s = state();
+    s.grid = grid;
+    s.block = block;
+    s.threads = static_cast<int>(block.x * block.y * block.z);
+    if (s.threads < 1 || s.threads > 1024 || grid.x < 1 || grid.y < 1 || grid.z < 1 || grid.y > 65535 || grid.z > 65535
+        || smem > 227 * 1024)
+    {
+        fail("invalid launch configuration");
     }
-  }
-  s.exchange.assign(s.threads, 0);
-  s.body = [&] { kernel(args...); };
-  for (unsigned z = 0; z < grid.z; ++z) {
-    for (unsigned y = 0; y < grid.y; ++y) {
-      for (unsigned x = 0; x < grid.x; ++x) {
-        s.blockIdx = dim3(x, y, z);
-        s.dynamicShared.assign(smem + 16, 0xCD);
-        runBlock();
-        ++s.blocksRun;
-      }
+    if (static_cast<int>(s.fibers.size()) < s.threads)
+    {
+        s.fibers.resize(s.threads);
+        for (auto& f : s.fibers)
+        {
+            f.stack.resize(256 * 1024);
+        }
     }
-  }
-  s.body = nullptr;
+    s.exchange.assign(s.threads, 0);
+    s.body = [&] {
+        kernel(args...);
+    };
+    for (unsigned z = 0; z < grid.z; ++z)
+    {
+        for (unsigned y = 0; y < grid.y; ++y)
+        {
+            for (unsigned x = 0; x < grid.x; ++x)
+            {
+                s.blockIdx = dim3(x, y, z);
+                s.dynamicShared.assign(smem + 16, 0xCD);
+                runBlock();
+                ++s.blocksRun;
+            }
+        }
+    }
+    s.body = nullptr;
 }
 
-inline int laneId() { return state().current % 32; }
+inline int laneId()
+{
+    return state().current % 32;
+}
 
-template <class T> T shuffle(T v, int source) {
-  static_assert(sizeof(T) <= sizeof(uint64_t),
-                "shuffle of a value wider than 64 bits");
-  State &s = state();
-  const int self = s.current;
-  std::memcpy(&s.exchange[self], &v, sizeof(T));
-  yield(Wait::kWarp);
-  T out = v;
-  if (source >= 0 && source < 32) {
-    std::memcpy(&out, &s.exchange[self - laneId() + source], sizeof(T));
-  }
-  yield(Wait::kWarp); // nobody overwrites a slot before every lane has read
-  return out;
+template <class T>
+T shuffle(T v, int source)
+{
+    static_assert(sizeof(T) <= sizeof(uint64_t), "shuffle of a value wider than 64 bits");
+    State& s = state();
+    const int self = s.current;
+    std::memcpy(&s.exchange[self], &v, sizeof(T));
+    yield(Wait::kWarp);
+    T out = v;
+    if (source >= 0 && source < 32)
+    {
+        std::memcpy(&out, &s.exchange[self - laneId() + source], sizeof(T));
+    }
+    yield(Wait::kWarp); // nobody overwrites a slot before every lane has read
+    return out;
 }
 
 } // namespace emu
@@ -224,32 +264,44 @@ template <class T> T shuffle(T v, int source) {
 #define blockDim (emu::state().block)
 #define gridDim (emu::state().grid)
 
-inline void __syncthreads() { emu::yield(emu::Wait::kBlock); }
-
-template <class T> inline T __ldg(const T *p) { return *p; }
-
-template <class T>
-inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int = 32) {
-  if (mask != 0xffffffffu) {
-    emu::fail("__shfl_down_sync: only the full mask is emulated");
-  }
-  const int lane = emu::laneId() + static_cast<int>(delta);
-  return emu::shuffle(v, lane < 32 ? lane : -1);
+inline void __syncthreads()
+{
+    emu::yield(emu::Wait::kBlock);
 }
 
-inline int __any_sync(unsigned mask, int predicate) {
-  if (mask != 0xffffffffu) {
-    emu::fail("__any_sync: only the full mask is emulated");
-  }
-  emu::State &s = emu::state();
-  s.exchange[s.current] = predicate != 0;
-  emu::yield(emu::Wait::kWarp);
-  int any = 0;
-  for (int l = 0; l < 32; ++l) {
-    any |= static_cast<int>(s.exchange[s.current - emu::laneId() + l]);
-  }
-  emu::yield(emu::Wait::kWarp);
-  return any;
+template <class T>
+inline T __ldg(const T* p)
+{
+    return *p;
+}
+
+template <class T>
+inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int = 32)
+{
+    if (mask != 0xffffffffu)
+    {
+        emu::fail("__shfl_down_sync: only the full mask is emulated");
+    }
+    const int lane = emu::laneId() + static_cast<int>(delta);
+    return emu::shuffle(v, lane < 32 ? lane : -1);
+}
+
+inline int __any_sync(unsigned mask, int predicate)
+{
+    if (mask != 0xffffffffu)
+    {
+        emu::fail("__any_sync: only the full mask is emulated");
+    }
+    emu::State& s = emu::state();
+    s.exchange[s.current] = predicate != 0;
+    emu::yield(emu::Wait::kWarp);
+    int any = 0;
+    for (int l = 0; l < 32; ++l)
+    {
+        any |= static_cast<int>(s.exchange[s.current - emu::laneId() + l]);
+    }
+    emu::yield(emu::Wait::kWarp);
+    return any;
 }
 
 using std::max;
@@ -258,19 +310,25 @@ using std::min;
 // Runtime API answers for the launchers' occupancy queries
 // (emu::state().occupancyPerSm / multiprocessors).
 template <class F>
-inline cudaError_t emuOccupancy(int *blocks, F, int, size_t) {
-  *blocks = emu::state().occupancyPerSm;
-  return cudaSuccess;
+inline cudaError_t emuOccupancy(int* blocks, F, int, size_t)
+{
+    *blocks = emu::state().occupancyPerSm;
+    return cudaSuccess;
 }
-inline cudaError_t emuGetDevice(int *device) {
-  *device = 0;
-  return cudaSuccess;
+inline cudaError_t emuGetDevice(int* device)
+{
+    *device = 0;
+    return cudaSuccess;
 }
-inline cudaError_t emuDeviceAttribute(int *value, cudaDeviceAttr, int) {
-  *value = emu::state().multiprocessors;
-  return cudaSuccess;
+inline cudaError_t emuDeviceAttribute(int* value, cudaDeviceAttr, int)
+{
+    *value = emu::state().multiprocessors;
+    return cudaSuccess;
 }
-inline cudaError_t emuLastError() { return cudaSuccess; }
+inline cudaError_t emuLastError()
+{
+    return cudaSuccess;
+}
 #define cudaOccupancyMaxActiveBlocksPerMultiprocessor emuOccupancy
 #define cudaGetDevice emuGetDevice
 #define cudaDeviceGetAttribute emuDeviceAttribute
