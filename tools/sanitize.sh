@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the native core with AddressSanitizer + UndefinedBehaviorSanitizer and run the core tests and the fuzz
-# harnesses under it. CPU only (CUDA off). Uses the active Python environment (pytest, hypothesis, numpy, torch).
+# harnesses under it; also the CUDA kernels' CPU emulation (tests/emu). CPU only (CUDA off). Uses the active Python
+# environment (pytest, hypothesis, numpy, torch).
 #   tools/sanitize.sh                # core tests + a short fuzz (FUZZ_SECONDS per harness, default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,13 @@ ubsan=$(${CXX:-c++} -print-file-name=libubsan.so)
 for lib in "$asan" "$ubsan"; do
   [ -f "$lib" ] || { echo "sanitizer runtime not found ($lib): install your compiler's libasan/libubsan" >&2; exit 1; }
 done
+# The CUDA kernels' own source, run on the CPU (tests/emu) under the same sanitizers: an index past a buffer or a
+# shared array, or an overflowing index expression, stops the run and names the kernel's line.
+if "$python" tests/emu/build.py --check; then
+  emu=$("$python" tests/emu/build.py build/emu-sanitize --sanitize)
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$emu" 20261127 4 \
+    2> >(grep -v "doesn't fully support makecontext/swapcontext" >&2)
+fi
 export PYTHONPATH="$PWD/$pkg${PYTHONPATH:+:$PYTHONPATH}"
 export LD_PRELOAD="$asan $ubsan"
 # Python's own allocations are not ours to judge at exit: leak checking off, everything else fatal.
