@@ -38,7 +38,8 @@ struct WindowEntry
 static_assert(kMAX_WINDOWS * sizeof(WindowEntry) + 2048 <= kDYNAMIC_BYTES, "the largest output keeps some staging");
 
 //! 3 blocks per SM: what ~47 KB of shared memory per block allows on sm_87 (164 KB per SM); caps registers at 85
-//! (80 used, no spills on sm_75/87/90; without the bound sm_87 chose 64 and spilled).
+//! (80 used; 4 bytes spilled on sm_90, none on sm_75/87; without the bound sm_87 chose 64 and spilled). A bound of
+//! 2 blocks removes that spill but takes 96 registers, one resident block less per SM.
 template <typename TOut>
 __global__ void __launch_bounds__(kBLOCK, 3) pilResizeKernel(const uint8_t* __restrict__ images,
     const ImageDesc* __restrict__ descs, TOut* __restrict__ out, int32_t outChannels, int32_t outH, int32_t outW,
@@ -158,6 +159,19 @@ __global__ void __launch_bounds__(kBLOCK, 3) pilResizeKernel(const uint8_t* __re
     // `outer`) weighs it. Horizontal first: inner = the rw columns, outer = the outH rows; vertical first: the
     // reverse. Staged first-pass value (s, i): source index s along the outer axis, first-pass output i.
     uint8_t* stage = reinterpret_cast<uint8_t*>(windows + outW + outH);
+    // First-pass sums (not yet clipped) of output i's window at source index s along the outer axis.
+    const auto firstPass = [&](const WindowEntry& inner, int32_t s, int32_t (&h)[3]) {
+        h[0] = h[1] = h[2] = pil::kROUND;
+        for (int32_t k = 0; k < inner.w.count; ++k)
+        {
+            const int32_t c = coefficient(inner, k);
+            const int32_t t = inner.w.first + k;
+            for (int32_t p = 0; p < planes; ++p)
+            {
+                h[p] += (vFirst ? level(t, s, p) : level(s, t, p)) * c;
+            }
+        }
+    };
     const WindowEntry* innerWin = vFirst ? wy : wx;
     const WindowEntry* outerWin = vFirst ? wx : wy;
     const int32_t innerCount = vFirst ? outH : rw;
@@ -180,17 +194,8 @@ __global__ void __launch_bounds__(kBLOCK, 3) pilResizeKernel(const uint8_t* __re
             {
                 const int32_t s = lo + e / innerCount;
                 const int32_t i = e - (s - lo) * innerCount;
-                const WindowEntry inner = innerWin[i];
-                int32_t h[3] = {pil::kROUND, pil::kROUND, pil::kROUND};
-                for (int32_t k = 0; k < inner.w.count; ++k)
-                {
-                    const int32_t c = coefficient(inner, k);
-                    const int32_t t = inner.w.first + k;
-                    for (int32_t p = 0; p < planes; ++p)
-                    {
-                        h[p] += (vFirst ? level(t, s, p) : level(s, t, p)) * c;
-                    }
-                }
+                int32_t h[3];
+                firstPass(innerWin[i], s, h);
                 for (int32_t p = 0; p < planes; ++p)
                 {
                     stage[e * planes + p] = pil::clip8(h[p]);
@@ -226,17 +231,8 @@ __global__ void __launch_bounds__(kBLOCK, 3) pilResizeKernel(const uint8_t* __re
                 int32_t acc[3] = {pil::kROUND, pil::kROUND, pil::kROUND};
                 for (int32_t j = 0; j < outer.w.count; ++j)
                 {
-                    const int32_t s = outer.w.first + j;
-                    int32_t h[3] = {pil::kROUND, pil::kROUND, pil::kROUND};
-                    for (int32_t k = 0; k < inner.w.count; ++k)
-                    {
-                        const int32_t c = coefficient(inner, k);
-                        const int32_t t = inner.w.first + k;
-                        for (int32_t p = 0; p < planes; ++p)
-                        {
-                            h[p] += (vFirst ? level(t, s, p) : level(s, t, p)) * c;
-                        }
-                    }
+                    int32_t h[3];
+                    firstPass(inner, outer.w.first + j, h);
                     const int32_t c = coefficient(outer, j);
                     for (int32_t p = 0; p < planes; ++p)
                     {
