@@ -327,3 +327,21 @@ def test_the_emulated_launchers_have_the_raw_launchers_signatures():
     for name, params in declared.items():
         emulated = list(inspect.signature(getattr(EmulatedLaunchers, name)).parameters)[1:]  # less self
         assert emulated == params, name
+
+
+def test_the_profiling_script_launches_every_kernel(host, monkeypatch):
+    """tools/gpu_profile.py (what ncu runs in a GPU session) launches every kernel, both TPS modes and both
+    preprocess paths, three times each, with arguments the launchers accept."""
+    spec = importlib.util.spec_from_file_location("gpu_profile_under_test", SELFTEST.parent / "gpu_profile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    launchers = EmulatedLaunchers()
+    monkeypatch.setattr(module, "torch", host)
+    monkeypatch.setattr(module, "_core", _core_with(launchers))
+    module.main()
+    assert launchers.calls == {
+        "tps_grid_sample": 3,
+        "tps_grid_sample table": 3,
+        "ctc_greedy_decode": 3,
+        "resize_normalize": 6,
+    }

@@ -2,6 +2,7 @@
 
 tools/gpu_selftest --build-only
 ncu --clock-control none --kernel-name regex:Kernel python3 tools/gpu_profile.py
+(kernels: tpsGridSample both modes, ctcGreedyDecode, resizeNormalize, pilResize)
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ def main() -> None:
     batch = torch.empty((n, 3, 32, 100), dtype=torch.float32, device="cuda")
     widths = torch.empty(n, dtype=torch.int32, device="cuda")
     table = torch.from_numpy(_core.tps_grid_matrix(20, 32, 100)).cuda()
+    gray = torch.empty((n, 1, 32, 100), dtype=torch.float32, device="cuda")
     for _ in range(3):
         tps_launch(_core, torch, image, fid, out, (32, 100))  # rows on the fly
         tps_launch(_core, torch, image, fid, out, (32, 100), table=table)  # table mode (the builder's default)
         ctc_launch(_core, torch, scores, 0, outs, None)
         resize_launch(_core, torch, packed, descs, n, batch, widths)
+        resize_launch(_core, torch, packed, descs, n, gray, widths, "dtrb")  # PIL gray + bicubic (pilResizeKernel)
     torch.cuda.synchronize()
 
 
