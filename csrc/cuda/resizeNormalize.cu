@@ -17,6 +17,7 @@
 #include "core/resizeNormalizeImpl.h"
 
 #include "cuda/deviceValue.cuh"
+#include "cuda/occupancy.cuh"
 
 #include <cuda_fp16.h>
 
@@ -245,24 +246,6 @@ __global__ void __launch_bounds__(kBLOCK, kMIN_BLOCKS_PER_SM<kPIXELS>)
     }
 }
 
-//! Resident blocks of one kernel instance on the whole GPU at `smem` bytes of dynamic shared memory.
-template <typename TOut, int32_t kPIXELS>
-int64_t blockSlots(size_t smem)
-{
-    int device = 0;
-    int multiprocessors = 0;
-    int perSm = 0;
-    if (cudaGetDevice(&device) != cudaSuccess
-        || cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess
-        || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, resizeNormalizeKernel<TOut, kPIXELS>, kBLOCK, smem)
-               != cudaSuccess)
-    {
-        cudaGetLastError();
-        return 64;
-    }
-    return static_cast<int64_t>(multiprocessors) * (perSm > 0 ? perSm : 1);
-}
-
 template <typename TOut, int32_t kPIXELS>
 cudaError_t launchTyped(const uint8_t* dImages, const ImageDesc* dDescs, int32_t batch, void* dOut, int32_t* dWidths,
     LaunchShape s, int32_t bands, cudaStream_t stream)
@@ -272,7 +255,8 @@ cudaError_t launchTyped(const uint8_t* dImages, const ImageDesc* dDescs, int32_t
         // One wave: enough bands per image to fill the resident block slots, but at least one group of kPIXELS
         // pixels per thread in each band (smaller bands only repeat the per-block taps and table).
         const int64_t plane = static_cast<int64_t>(s.outH) * s.outW;
-        const int64_t slots = blockSlots<TOut, kPIXELS>((static_cast<size_t>(s.outH) + s.outW) * sizeof(OffsetTap));
+        const int64_t slots = device::residentBlocks(
+            resizeNormalizeKernel<TOut, kPIXELS>, kBLOCK, (static_cast<size_t>(s.outH) + s.outW) * sizeof(OffsetTap));
         const int64_t wanted = (slots + batch - 1) / batch;
         const int64_t most = plane / (static_cast<int64_t>(kPIXELS) * kBLOCK);
         bands = static_cast<int32_t>(wanted < most ? wanted : (most > 1 ? most : 1));

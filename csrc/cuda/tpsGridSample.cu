@@ -20,6 +20,7 @@
 #include "cuda/tpsGridSample.h"
 
 #include "cuda/deviceValue.cuh"
+#include "cuda/occupancy.cuh"
 
 #include <cuda_fp16.h>
 
@@ -306,26 +307,12 @@ cudaError_t launchTyped(const KernelShape& s, dim3 grid, const tps::InverseDelta
     return cudaGetLastError();
 }
 
-//! Resident blocks of the kernel on the whole GPU: what its registers and shared memory allow.
+//! Resident blocks of the kernel of one mode and dtype pair on the whole GPU.
 template <typename TImage, typename TFid>
 int64_t blockSlots(size_t smem, bool table)
 {
-    int device = 0;
-    int multiprocessors = 0;
-    int perSm = 0;
-    cudaError_t const occupancy = cudaGetDevice(&device) != cudaSuccess
-            || cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess
-        ? cudaErrorUnknown
-        : (table ? cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-                       &perSm, tpsGridSampleTableKernel<TImage, TFid>, kTHREADS, smem)
-                 : cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-                       &perSm, tpsGridSampleKernel<TImage, TFid>, kTHREADS, smem));
-    if (occupancy != cudaSuccess)
-    {
-        cudaGetLastError();
-        return 64;
-    }
-    return static_cast<int64_t>(multiprocessors) * (perSm > 0 ? perSm : 1);
+    return table ? device::residentBlocks(tpsGridSampleTableKernel<TImage, TFid>, kTHREADS, smem)
+                 : device::residentBlocks(tpsGridSampleKernel<TImage, TFid>, kTHREADS, smem);
 }
 
 cudaError_t launchEither(const TpsShape& shape, const tps::InverseDelta* inverse, const float* table,
