@@ -343,5 +343,5 @@ def test_the_profiling_script_launches_every_kernel(host, monkeypatch):
         "tps_grid_sample": 3,
         "tps_grid_sample table": 3,
         "ctc_greedy_decode": 3,
-        "resize_normalize": 6,
+        "resize_normalize": 9,
     }

@@ -386,7 +386,7 @@ def resize_launch(
 
 
 #: (bands per image, pixels per thread) of the bilinear kernel swept by the timings; (0, 0) is the default.
-RESIZE_TUNINGS = [(0, 0), (1, 1), (1, 2), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2)]
+RESIZE_TUNINGS = [(0, 0), (0, 1), (1, 1), (1, 2), (2, 1), (2, 2), (4, 1), (4, 2)]
 
 
 def check_resize(core: Any, torch: Any, checks: Checks, rng: np.random.Generator, trials: int) -> None:
