@@ -84,8 +84,12 @@ void resizeCase(
         const int h = minH + static_cast<int>(rng() % (maxH - minH + 1));
         const int w = minW + static_cast<int>(rng() % (maxW - minW + 1));
         const int c = rng() % 3 == 0 ? 1 : (rng() % 4 == 0 ? 4 : 3);
-        descs.push_back(
-            ImageDesc{nullptr, static_cast<int64_t>(packed.size()), h, w, c, static_cast<int64_t>(w) * c, c, 1});
+        // Interleaved (HWC, every packer's layout), or now and then planar (CHW: a strided device tensor's view,
+        // the kernels' run-time channel-offset path).
+        const bool planar = c > 1 && rng() % 4 == 0;
+        const auto offset = static_cast<int64_t>(packed.size());
+        descs.push_back(planar ? ImageDesc{nullptr, offset, h, w, c, w, 1, static_cast<int64_t>(h) * w}
+                               : ImageDesc{nullptr, offset, h, w, c, static_cast<int64_t>(w) * c, c, 1});
         for (int k = 0; k < h * w * c; ++k)
         {
             packed.push_back(static_cast<uint8_t>(rng()));
