@@ -13,6 +13,7 @@
 // that Pillow's x86-64 build does not execute.
 #pragma once
 
+#include "exactMath.h"
 #include "platform.h"
 
 #include <cmath>
@@ -27,23 +28,8 @@ namespace pil
 constexpr int kPRECISION_BITS = 32 - 8 - 2;
 constexpr double kBICUBIC_SUPPORT = 2.0;
 
-STARNET_HD inline double mul(double a, double b)
-{
-#if defined(__CUDA_ARCH__)
-    return __dmul_rn(a, b);
-#else
-    return a * b;
-#endif
-}
-
-STARNET_HD inline double add(double a, double b)
-{
-#if defined(__CUDA_ARCH__)
-    return __dadd_rn(a, b);
-#else
-    return a + b;
-#endif
-}
+using exact::add;
+using exact::mul;
 
 //! Pillow's bicubic_filter (a = -0.5), same operation order.
 STARNET_HD inline double bicubic(double x)

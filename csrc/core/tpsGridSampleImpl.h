@@ -12,6 +12,7 @@
 // inputs alone give a grid error of ~2e-5 (1e-3 pixel), double gives the reference's own ~2e-7.
 #pragma once
 
+#include "exactMath.h"
 #include "platform.h"
 
 #include <cstdint>
@@ -45,27 +46,12 @@ struct InverseDelta
     double values[(kMAX_FIDUCIALS + 3) * kMAX_FIDUCIALS];
 };
 
-//! Double-precision a * b and a + b with one rounding each on the device too. nvcc fuses `acc + a * b` into an FMA
-//! (the host build does not: -ffp-contract=off), and the rows built from these sums are rounded to float: a last-bit
-//! difference in a row moves a grid point by an ulp, which the sampling multiplies by up to ~width / 2 times the
-//! image's gradient (2.3e-5 at 63x317 -> 44x274 on random images, seen on an H200, against 1e-5 allowed).
-STARNET_HD inline double mul64(double a, double b)
-{
-#if defined(__CUDA_ARCH__)
-    return __dmul_rn(a, b);
-#else
-    return a * b;
-#endif
-}
-
-STARNET_HD inline double add64(double a, double b)
-{
-#if defined(__CUDA_ARCH__)
-    return __dadd_rn(a, b);
-#else
-    return a + b;
-#endif
-}
+// The rows are double sums rounded to float, built with exact::mul/add: an FMA that nvcc fused and the host did not
+// made a row round to the neighbouring float now and then, and the sampling multiplies a grid point's last bit by up
+// to ~width / 2 times the image's gradient (2.3e-5 at 63x317 -> 44x274 on random images, seen on an H200, against
+// 1e-5 allowed).
+using exact::add;
+using exact::mul;
 
 //! Base fiducial k (F/2 evenly spaced on y = -1, then F/2 on y = +1), as numpy.linspace computes x.
 STARNET_HD inline void baseFiducial(int32_t k, int32_t numFiducials, double& x, double& y)
@@ -73,7 +59,7 @@ STARNET_HD inline void baseFiducial(int32_t k, int32_t numFiducials, double& x, 
     const int32_t half = numFiducials / 2;
     const int32_t i = k % half;
     const double step = 2.0 / static_cast<double>(half - 1);
-    x = i == half - 1 ? 1.0 : add64(-1.0, mul64(static_cast<double>(i), step));
+    x = i == half - 1 ? 1.0 : add(-1.0, mul(static_cast<double>(i), step));
     y = k < half ? -1.0 : 1.0;
 }
 
@@ -88,7 +74,7 @@ STARNET_HD inline double radialBasis(double ax, double ay, double bx, double by)
 {
     const double dx = ax - bx;
     const double dy = ay - by;
-    const double r2 = add64(mul64(dx, dx), mul64(dy, dy));
+    const double r2 = add(mul(dx, dx), mul(dy, dy));
     return r2 * log(sqrt(r2) + kRBF_EPS);
 }
 
@@ -107,10 +93,10 @@ STARNET_HD inline float rowEntry(const double* invDelta, int32_t numFiducials, i
     const double* basis, int32_t basisStride)
 {
     const double* column = invDelta + f;
-    double acc = add64(add64(column[0], mul64(x, column[numFiducials])), mul64(y, column[2 * numFiducials]));
+    double acc = add(add(column[0], mul(x, column[numFiducials])), mul(y, column[2 * numFiducials]));
     for (int32_t k = 0; k < numFiducials; ++k)
     {
-        acc = add64(acc, mul64(basis[k * basisStride], column[(3 + k) * numFiducials]));
+        acc = add(acc, mul(basis[k * basisStride], column[(3 + k) * numFiducials]));
     }
     return static_cast<float>(acc);
 }
