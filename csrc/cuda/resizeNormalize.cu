@@ -13,7 +13,7 @@
 //
 // Tried on an H200 at N = 256 (2026-11-27, 9.3 us for this form) and dropped, slower or no faster:
 // - compile-time channel offsets for interleaved images (loads at `tap pointer + immediate`): 6% fewer
-//   instructions, same time; the warps mostly wait on loads (long scoreboard), not on issue;
+//   instructions, same time; waiting on loads (long scoreboard) is the largest stall, issue is not the limit;
 // - one or two aligned 8-byte loads per tap row instead of six byte loads: 2.5x fewer load requests, 12.0 us;
 // - four pixels per thread (128 registers, 2 blocks per SM): 10.0 us with 1 band, 11.2 us with 2;
 // - every thread deriving the image's constants itself (one barrier fewer at the block's start): 9.4 us, the same.

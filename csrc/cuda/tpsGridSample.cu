@@ -108,7 +108,8 @@ __device__ inline void samplePixel(const KernelShape& s, float gx, float gy, con
 //! Also tried in table mode there (2026-11-27, 12.8 us for this form) and dropped: two horizontally adjacent
 //! pixels per thread (each fiducial load shared, paired stores; 118 registers, 2 blocks per SM): 17.4 us; float16
 //! fiducials staged as float16 (five 16-byte shared loads per sample instead of ten, plus conversions): 13.9 us.
-//! ncu there: L1 at 60-75% of its throughput, from the gathers; warps wait mostly on them (long scoreboard).
+//! ncu there (table mode): L1 at 60-75% of its throughput, from the gathers; the largest stall is waiting on them
+//! (long scoreboard, 3.8 of 11.5 cycles per issued instruction; ready but not selected: 1.9).
 template <typename TImage, int32_t F, int32_t C>
 __device__ inline void sampleChunk(const KernelShape& s, const float (&row)[F], const float* points, int32_t warp,
     int32_t count, int64_t n0, int32_t p, const TImage* __restrict__ image, TImage* __restrict__ out)
