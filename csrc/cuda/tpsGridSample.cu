@@ -63,6 +63,7 @@ struct KernelShape
     int32_t samplesPerBlock;
     bool alignCorners;
     tps::Padding padding;
+    bool compact; //!< C * H * W and C * Ho * Wo fit in int32: the STAR-Net paths use 32-bit offsets in a sample
 };
 
 //! Grid point of one sample: dot products of the pixel's row with the sample's fiducials (x, y interleaved).
@@ -83,8 +84,8 @@ __device__ inline void gridPoint(const float (&row)[F], const float* c, float& g
 }
 
 template <typename TImage>
-__device__ inline void samplePixel(const KernelShape& s, float gx, float gy, const TImage* src, TImage* dst,
-    int64_t inPlane, int32_t outPlane)
+__device__ inline void samplePixel(
+    const KernelShape& s, float gx, float gy, const TImage* src, TImage* dst, int64_t inPlane, int32_t outPlane)
 {
     const tps::BilinearTaps t = tps::bilinearTaps(gx, gy, s.inHeight, s.inWidth, s.alignCorners, s.padding);
     for (int32_t ch = 0; ch < s.channels; ++ch)
@@ -115,15 +116,22 @@ __device__ inline void sampleChunk(const KernelShape& s, const float (&row)[F], 
     int32_t count, int64_t n0, int32_t p, const TImage* __restrict__ image, TImage* __restrict__ out)
 {
     constexpr bool kHalf = std::is_same<TImage, __half>::value;
+    // 32-bit offsets inside a sample (the launcher checks C * H * W and C * Ho * Wo fit) and 64-bit sample pointers
+    // advanced by a stride. With 64-bit offsets per tap and per-tap bounds tests (tpsGridSampleImpl.h, bilinearTaps)
+    // this loop was 229 sm_90 instructions per pixel and sample for float16 images, 249 for float32; it is 187 and
+    // 222 now (tools/sass_loops.py; tests/test_kernel_sass.py holds the budget). Not yet timed on a GPU.
     const int32_t outPlane = s.outHeight * s.outWidth;
-    const int64_t inPlane = static_cast<int64_t>(s.inHeight) * s.inWidth;
-    for (int32_t j = warp; j < count; j += kWARPS)
+    const int32_t inPlane = s.inHeight * s.inWidth;
+    const TImage* src = image + (n0 + warp) * (C * static_cast<int64_t>(inPlane));
+    TImage* dst = out + (n0 + warp) * (C * static_cast<int64_t>(outPlane)) + p;
+    const int64_t srcStep = static_cast<int64_t>(kWARPS) * C * inPlane;
+    const int64_t dstStep = static_cast<int64_t>(kWARPS) * C * outPlane;
+    for (int32_t j = warp; j < count; j += kWARPS, src += srcStep, dst += dstStep)
     {
         float gx;
         float gy;
         gridPoint<F, kHalf>(row, points + j * 2 * F, gx, gy);
         const tps::BilinearTaps t = tps::bilinearTaps(gx, gy, s.inHeight, s.inWidth, s.alignCorners, s.padding);
-        const TImage* src = image + (n0 + j) * C * inPlane;
         float v[C][4];
 #pragma unroll
         for (int32_t ch = 0; ch < C; ++ch)
@@ -131,10 +139,9 @@ __device__ inline void sampleChunk(const KernelShape& s, const float (&row)[F], 
 #pragma unroll
             for (int32_t q = 0; q < 4; ++q)
             {
-                v[ch][q] = loadValue(src + ch * inPlane, t.offset[q]);
+                v[ch][q] = loadValue(src, static_cast<int32_t>(ch * inPlane + t.offset[q]));
             }
         }
-        TImage* dst = out + (n0 + j) * static_cast<int64_t>(C) * outPlane + p;
 #pragma unroll
         for (int32_t ch = 0; ch < C; ++ch)
         {
@@ -144,7 +151,7 @@ __device__ inline void sampleChunk(const KernelShape& s, const float (&row)[F], 
             {
                 acc += t.weight[q] * v[ch][q];
             }
-            storeValue(dst, static_cast<int64_t>(ch) * outPlane, acc);
+            storeValue(dst, static_cast<int32_t>(ch * outPlane), acc);
         }
     }
 }
@@ -193,7 +200,7 @@ __device__ inline void tpsGridSampleBody(const TImage* __restrict__ image, const
     if constexpr (kTable)
     {
         row = table + static_cast<int64_t>(clamped) * f;
-        if (f == kSTARNET_FIDUCIALS && (s.channels == 3 || s.channels == 1))
+        if (f == kSTARNET_FIDUCIALS && s.compact && (s.channels == 3 || s.channels == 1))
         {
             // The row's loads go out before the barrier, in flight with the fiducials' staging.
             float r[kSTARNET_FIDUCIALS];
@@ -247,15 +254,18 @@ __device__ inline void tpsGridSampleBody(const TImage* __restrict__ image, const
     {
         return;
     }
-    if (f == kSTARNET_FIDUCIALS && s.channels == 3)
+    if constexpr (!kTable) // table mode took these cases above, with the row loaded before the barrier
     {
-        sampleStarNet<TImage, 3>(s, row, rowStride, points, warp, count, n0, p, image, out);
-        return;
-    }
-    if (f == kSTARNET_FIDUCIALS && s.channels == 1)
-    {
-        sampleStarNet<TImage, 1>(s, row, rowStride, points, warp, count, n0, p, image, out);
-        return;
+        if (f == kSTARNET_FIDUCIALS && s.compact && s.channels == 3)
+        {
+            sampleStarNet<TImage, 3>(s, row, rowStride, points, warp, count, n0, p, image, out);
+            return;
+        }
+        if (f == kSTARNET_FIDUCIALS && s.compact && s.channels == 1)
+        {
+            sampleStarNet<TImage, 1>(s, row, rowStride, points, warp, count, n0, p, image, out);
+            return;
+        }
     }
     const int64_t inPlane = static_cast<int64_t>(s.inHeight) * s.inWidth;
     const int64_t sampleIn = s.channels * inPlane;
@@ -277,18 +287,18 @@ __device__ inline void tpsGridSampleBody(const TImage* __restrict__ image, const
 }
 
 template <typename TImage, typename TFid>
-__global__ void __launch_bounds__(kTHREADS, kMIN_BLOCKS_PER_SM) tpsGridSampleKernel(const TImage* __restrict__ image,
-    const TFid* __restrict__ fiducials, TImage* __restrict__ out, const KernelShape s,
-    const __grid_constant__ tps::InverseDelta inverse)
+__global__ void __launch_bounds__(kTHREADS, kMIN_BLOCKS_PER_SM)
+    tpsGridSampleKernel(const TImage* __restrict__ image, const TFid* __restrict__ fiducials, TImage* __restrict__ out,
+        const KernelShape s, const __grid_constant__ tps::InverseDelta inverse)
 {
     tpsGridSampleBody<TImage, TFid, false>(image, fiducials, out, s, inverse.values, nullptr);
 }
 
 //! Table mode: no 9 KB inverse-delta parameter, the rows come from `table` [H*W, F].
 template <typename TImage, typename TFid>
-__global__ void __launch_bounds__(kTHREADS, kMIN_BLOCKS_PER_SM) tpsGridSampleTableKernel(
-    const TImage* __restrict__ image, const TFid* __restrict__ fiducials, TImage* __restrict__ out,
-    const KernelShape s, const float* __restrict__ table)
+__global__ void __launch_bounds__(kTHREADS, kMIN_BLOCKS_PER_SM)
+    tpsGridSampleTableKernel(const TImage* __restrict__ image, const TFid* __restrict__ fiducials,
+        TImage* __restrict__ out, const KernelShape s, const float* __restrict__ table)
 {
     tpsGridSampleBody<TImage, TFid, true>(image, fiducials, out, s, nullptr, table);
 }
@@ -325,8 +335,8 @@ cudaError_t launchEither(const TpsShape& shape, const tps::InverseDelta* inverse
     int32_t samplesPerBlock)
 {
     const int64_t outPlane = static_cast<int64_t>(shape.outHeight) * shape.outWidth;
-    if (shape.batch < 0 || shape.batch > INT32_MAX || shape.channels < 1 || shape.inHeight < 1
-        || shape.inWidth < 1 || outPlane < 1 || outPlane > INT32_MAX || shape.numFiducials < tps::kMIN_FIDUCIALS
+    if (shape.batch < 0 || shape.batch > INT32_MAX || shape.channels < 1 || shape.inHeight < 1 || shape.inWidth < 1
+        || outPlane < 1 || outPlane > INT32_MAX || shape.numFiducials < tps::kMIN_FIDUCIALS
         || shape.numFiducials > tps::kMAX_FIDUCIALS || shape.numFiducials % 2 != 0
         || (inverse == nullptr && table == nullptr))
     {
@@ -345,9 +355,10 @@ cudaError_t launchEither(const TpsShape& shape, const tps::InverseDelta* inverse
         // row work is repeated as little as the GPU's width allows and no lone tail wave is left. Slots are
         // counted at the largest chunk's shared memory, so the wave never overflows.
         const size_t smem = sharedBytes(shape.numFiducials, kMAX_SAMPLES, isTable);
-        const int64_t slots = imageHalf
-            ? (fiducialsHalf ? blockSlots<__half, __half>(smem, isTable) : blockSlots<__half, float>(smem, isTable))
-            : (fiducialsHalf ? blockSlots<float, __half>(smem, isTable) : blockSlots<float, float>(smem, isTable));
+        const int64_t slots =
+            imageHalf
+                ? (fiducialsHalf ? blockSlots<__half, __half>(smem, isTable) : blockSlots<__half, float>(smem, isTable))
+                : (fiducialsHalf ? blockSlots<float, __half>(smem, isTable) : blockSlots<float, float>(smem, isTable));
         const int64_t chunksWanted = slots > tiles ? slots / tiles : 1;
         perBlock = (shape.batch + chunksWanted - 1) / chunksWanted;
     }
@@ -359,13 +370,14 @@ cudaError_t launchEither(const TpsShape& shape, const tps::InverseDelta* inverse
     }
     const KernelShape s{static_cast<int32_t>(shape.batch), shape.channels, shape.inHeight, shape.inWidth,
         shape.numFiducials, shape.outHeight, shape.outWidth, static_cast<int32_t>(perBlock), shape.alignCorners,
-        shape.padding};
+        shape.padding,
+        shape.channels * static_cast<int64_t>(shape.inHeight) * shape.inWidth <= INT32_MAX
+            && shape.channels * outPlane <= INT32_MAX};
     const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(chunks));
     if (imageHalf)
     {
-        return fiducialsHalf
-            ? launchTyped<__half, __half>(s, grid, inverse, table, dImage, dFiducials, dOut, stream)
-            : launchTyped<__half, float>(s, grid, inverse, table, dImage, dFiducials, dOut, stream);
+        return fiducialsHalf ? launchTyped<__half, __half>(s, grid, inverse, table, dImage, dFiducials, dOut, stream)
+                             : launchTyped<__half, float>(s, grid, inverse, table, dImage, dFiducials, dOut, stream);
     }
     return fiducialsHalf ? launchTyped<float, __half>(s, grid, inverse, table, dImage, dFiducials, dOut, stream)
                          : launchTyped<float, float>(s, grid, inverse, table, dImage, dFiducials, dOut, stream);
