@@ -345,3 +345,14 @@ def test_the_profiling_script_launches_every_kernel(host, monkeypatch):
         "ctc_greedy_decode": 3,
         "resize_normalize": 9,
     }
+
+
+def test_the_report_records_the_timed_kernels_loop_lengths(selftest):
+    figures = selftest.sass_figures("sm_90")
+    if "skipped" in figures:
+        pytest.skip(figures["skipped"])
+    tps = [v for k, v in figures["kernels"].items() if "tpsGridSampleTableKernel<__half, __half>" in k]
+    assert len(tps) == 1 and tps[0]["spill_bytes"] == 0
+    assert any(loop[1:] == [12, 10, 3] for loop in tps[0]["loops"])  # F = 20, C = 3 sampling: LDG, LDS, STG
+    assert any("resizeNormalizeKernel" in k for k in figures["kernels"])
+    assert any("ctcGreedyDecodeKernel" in k for k in figures["kernels"])

@@ -10,7 +10,9 @@ Run ``tools/gpu_selftest`` (this file, through the shell wrapper) on any CUDA ma
    bandwidth floor (bytes read once + written once over the measured device-to-device copy bandwidth);
 4. with TensorRT and the plugin library present, builds the bundled model's engine with and without plugins and
    compares the decoded outputs;
-5. prints a table and writes the JSON report (``--report``, default ``gpu_selftest.json``).
+5. prints a table and writes the JSON report (``--report``, default ``gpu_selftest.json``), with the hot loops'
+   instruction counts for this GPU's architecture (tools/sass_loops.py, where cuobjdump is found), so a time can be
+   read next to the code that produced it.
 
 Exit status 0 when every correctness check passes (timings never fail the run; the targets are printed).
 """
@@ -760,6 +762,33 @@ def check_tensorrt(plugins: str | None, checks: Checks) -> dict[str, Any]:
     return {"trt_version": trt.__version__, "mismatches": mismatches}
 
 
+# ---------------------------------------------------------------------------------------------------- machine code
+
+#: The kernels whose loop lengths the report records (tools/sass_loops.py): the timed ones.
+SASS_SOURCES = ("tpsGridSample.cu", "resizeNormalize.cu", "ctcGreedyDecode.cu")
+
+
+def sass_figures(arch: str) -> dict[str, Any]:
+    """Registers, spills and the instructions of each storing loop of the timed kernels, compiled for `arch`."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import sass_loops
+
+    if sass_loops.nvcc() is None or sass_loops.cuobjdump() is None:
+        return {"skipped": "nvcc or cuobjdump not found (pip install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm)"}
+    kernels: dict[str, Any] = {}
+    try:
+        for source in SASS_SOURCES:
+            for k in sass_loops.analyze(ROOT / "csrc" / "cuda" / source, arch):
+                kernels[k.name] = {
+                    "registers": k.registers,
+                    "spill_bytes": k.spill_bytes,
+                    "loops": [[loop.instructions, loop.ldg, loop.lds, loop.stg] for loop in k.loops],
+                }
+    except (RuntimeError, subprocess.SubprocessError, OSError) as error:
+        return {"skipped": f"{type(error).__name__}: {error}"[:500]}
+    return {"arch": arch, "loop_fields": ["instructions", "LDG", "LDS", "STG"], "kernels": kernels}
+
+
 # ---------------------------------------------------------------------------------------------------- main
 
 
@@ -801,6 +830,9 @@ def main(argv: list[str] | None = None) -> int:
         "cuda": torch.version.cuda,
     }
     print(f"device: {props.name} (sm_{props.major}{props.minor}), torch {torch.__version__}", flush=True)
+    report["sass"] = sass_figures(f"sm_{props.major}{props.minor}")
+    if "skipped" in report["sass"]:
+        print(f"machine code: skipped ({report['sass']['skipped']})", flush=True)
 
     checks = Checks()
     rng = np.random.default_rng(int(time.time()))
