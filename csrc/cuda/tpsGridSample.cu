@@ -335,8 +335,10 @@ cudaError_t launchEither(const TpsShape& shape, const tps::InverseDelta* inverse
     int32_t samplesPerBlock)
 {
     const int64_t outPlane = static_cast<int64_t>(shape.outHeight) * shape.outWidth;
+    const int64_t inPlane = static_cast<int64_t>(shape.inHeight) * shape.inWidth;
+    // The taps' offsets are y * width + x in int32 (tpsGridSampleImpl.h), as the CPU twin also requires.
     if (shape.batch < 0 || shape.batch > INT32_MAX || shape.channels < 1 || shape.inHeight < 1 || shape.inWidth < 1
-        || outPlane < 1 || outPlane > INT32_MAX || shape.numFiducials < tps::kMIN_FIDUCIALS
+        || inPlane > INT32_MAX || outPlane < 1 || outPlane > INT32_MAX || shape.numFiducials < tps::kMIN_FIDUCIALS
         || shape.numFiducials > tps::kMAX_FIDUCIALS || shape.numFiducials % 2 != 0
         || (inverse == nullptr && table == nullptr))
     {
@@ -370,9 +372,7 @@ cudaError_t launchEither(const TpsShape& shape, const tps::InverseDelta* inverse
     }
     const KernelShape s{static_cast<int32_t>(shape.batch), shape.channels, shape.inHeight, shape.inWidth,
         shape.numFiducials, shape.outHeight, shape.outWidth, static_cast<int32_t>(perBlock), shape.alignCorners,
-        shape.padding,
-        shape.channels * static_cast<int64_t>(shape.inHeight) * shape.inWidth <= INT32_MAX
-            && shape.channels * outPlane <= INT32_MAX};
+        shape.padding, shape.channels * inPlane <= INT32_MAX && shape.channels * outPlane <= INT32_MAX};
     const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(chunks));
     if (imageHalf)
     {

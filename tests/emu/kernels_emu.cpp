@@ -288,6 +288,20 @@ void checkTps(std::mt19937& rng, int trials)
             }
         }
     }
+    // An input plane past int32 offsets is refused before anything is read, as the CPU twin refuses it.
+    TpsShape huge;
+    huge.batch = 1;
+    huge.channels = 1;
+    huge.inHeight = 65536;
+    huge.inWidth = 65536;
+    huge.numFiducials = 20;
+    huge.outHeight = 32;
+    huge.outWidth = 100;
+    tps::InverseDelta inverse;
+    tps::inverseDelta(huge.numFiducials, inverse.values);
+    report(launchTpsGridSample(huge, inverse, nullptr, false, nullptr, false, nullptr, nullptr, 0)
+               == cudaErrorInvalidValue,
+        "tps_grid_sample 65536x65536 input refused");
 }
 
 void checkCtc(std::mt19937& rng, int trials)
