@@ -137,21 +137,19 @@ def analyze(source: Path, arch: str = "sm_90", kernel: str = "") -> list[Kernel]
         if build.returncode != 0:
             raise RuntimeError(f"nvcc failed on {source}:\n{build.stderr[-4000:]}")
         sass = subprocess.run([dump, "-sass", str(cubin)], capture_output=True, text=True, check=True).stdout
-    resources: dict[str, tuple[int, int]] = {}
+    # ptxas -v names a function ("Compiling entry function 'X'" / "Function properties for X"), then its spills
+    # and registers on lines of their own.
+    registers: dict[str, int] = {}
+    spills: dict[str, int] = {}
     current = None
     for line in build.stderr.splitlines():
-        m = re.search(r"Function properties for (\S+)", line)
+        m = re.search(r"(?:Compiling entry function '|Function properties for )([^'\s]+)", line)
         if m:
             current = m.group(1)
-        m = re.search(r"(\d+) bytes spill stores", line)
-        if m and current:
-            resources[current] = (0, int(m.group(1)))
-        m = re.search(r"Compiling entry function '(\S+)'", line)
-        if m:
-            current = m.group(1)
-        m = re.search(r"Used (\d+) registers", line)
-        if m and current:
-            resources[current] = (int(m.group(1)), resources.get(current, (0, 0))[1])
+        elif current and (m := re.search(r"(\d+) bytes spill stores", line)):
+            spills[current] = int(m.group(1))
+        elif current and (m := re.search(r"Used (\d+) registers", line)):
+            registers[current] = int(m.group(1))
     parts = re.split(r"\n\s*Function : ", sass)[1:]
     names = [p.split("\n", 1)[0].strip() for p in parts]
     demangled = _demangle(names)
@@ -160,8 +158,16 @@ def analyze(source: Path, arch: str = "sm_90", kernel: str = "") -> list[Kernel]
         if kernel and not re.search(kernel, demangled[name]):
             continue
         instructions = [(int(m.group(1), 16), m.group(2).strip()) for m in _INSTRUCTION.finditer(part)]
-        registers, spills = resources.get(name, (0, 0))
-        kernels.append(Kernel(demangled[name], name, registers, spills, len(instructions), _loops(instructions)))
+        kernels.append(
+            Kernel(
+                demangled[name],
+                name,
+                registers.get(name, 0),
+                spills.get(name, 0),
+                len(instructions),
+                _loops(instructions),
+            )
+        )
     return kernels
 
 
