@@ -123,14 +123,18 @@ def _loops(instructions: list[tuple[int, str]]) -> list[Loop]:
 
 
 def analyze(source: Path, arch: str = "sm_90", kernel: str = "") -> list[Kernel]:
-    """Compile `source` for `arch` and return its kernels whose (demangled) name matches the regex `kernel`."""
+    """Compile `source` for `arch` and return its kernels whose (demangled) name matches the regex `kernel`.
+
+    Headers come from the source's own tree (csrc/cuda/x.cu -> csrc), so another checkout's file is compiled
+    with that checkout's cores: `--source /tmp/old/csrc/cuda/tpsGridSample.cu` gives the old figures."""
     compiler, dump = nvcc(), cuobjdump()
     if compiler is None or dump is None:
         raise RuntimeError("needs nvcc and cuobjdump (pip install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm)")
+    include = Path(source).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
         cubin = Path(tmp) / "k.cubin"
         build = subprocess.run(
-            [compiler, "-std=c++17", "-O3", f"-I{ROOT / 'csrc'}", f"-arch={arch}", "-cubin", "-o", str(cubin),
+            [compiler, "-std=c++17", "-O3", f"-I{include}", f"-arch={arch}", "-cubin", "-o", str(cubin),
              "-Xptxas", "-v", str(source)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
