@@ -31,6 +31,16 @@ def require_int(value: object, name: str, minimum: int | None = None, maximum: i
     return value
 
 
+def require_percentile(value: object, name: str) -> float:
+    """A real number in ``(0, 100]`` (a share in percent, not a ``bool``), as a ``float``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in (0, 100], got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not 0 < value <= 100:  # also refuses NaN
+        raise ValueError(f"{name} must be in (0, 100], got {value}")
+    return value
+
+
 def optional_int(value: object, name: str, minimum: int | None = None, maximum: int | None = None) -> int | None:
     return None if value is None else require_int(value, name, minimum, maximum)
 

@@ -371,7 +371,8 @@ class BuildOptions:
     int8: bool = False
     calib: str | os.PathLike[str] | None = None
     calib_count: int = 512
-    calib_method: str = "minmax"
+    calib_method: str = "percentile"
+    calib_percentile: float = 99.999
     policy: Any = None
     batch: tuple[int, int, int] = DEFAULT_BATCH
     workspace_mb: int | None = None
@@ -394,6 +395,7 @@ class BuildOptions:
         argcheck.optional_path(self.calib, "calib")
         argcheck.require_int(self.calib_count, "calib_count", 1)
         argcheck.require_choice(self.calib_method, "calib_method", CALIB_METHODS)
+        argcheck.require_percentile(self.calib_percentile, "calib_percentile")
         if self.policy is not None and not isinstance(self.policy, PrecisionPolicy):
             raise TypeError(f"policy must be a PrecisionPolicy or None, got {type(self.policy).__name__}")
         argcheck.require_choice(self.trt, "trt", ("auto", *FLAVOURS))
@@ -452,8 +454,9 @@ def build_engine(
         **options: :class:`BuildOptions` fields:
             ``fp16`` (type the float parts FP16; I/O stays float32),
             ``int8`` (explicit INT8: quantize with ``calib`` first unless the model already holds Q/DQ nodes),
-            ``calib`` (folder, label file or LMDB), ``calib_count`` (512), ``calib_method`` (``"minmax"``,
-            ``"entropy"``, ``"percentile"``), ``policy`` (:class:`starnet_trt.quantize.PrecisionPolicy`),
+            ``calib`` (folder, label file or LMDB), ``calib_count`` (512), ``calib_method`` (``"percentile"``,
+            ``"minmax"``, ``"entropy"``), ``calib_percentile`` (99.999),
+            ``policy`` (:class:`starnet_trt.quantize.PrecisionPolicy`),
             ``workspace_mb``, ``opt_level`` (0..5), ``trt`` (``"auto"``, ``"tensorrt"``, ``"tensorrt_rtx"``),
             ``dla_core`` and ``gpu_fallback`` (Jetson, TensorRT 10), ``plugins`` (``"auto"``/``"none"``),
             ``tps_rows`` (``"table"``: the TPS plugin reads the graph's matrix, no float64 work per launch;
@@ -640,6 +643,7 @@ def _prepare_graph(
             calib_count=opts.calib_count,
             policy=opts.policy,
             method=opts.calib_method,
+            percentile=opts.calib_percentile,
             progress=say,
         )
         graph = result.proto
@@ -906,6 +910,7 @@ def run(args: argparse.Namespace) -> int:
         calib=args.calib,
         calib_count=args.calib_count,
         calib_method=args.calib_method,
+        calib_percentile=args.calib_percentile,
         policy=policy_from_args(args),
         batch=args.batch,
         workspace_mb=args.workspace,

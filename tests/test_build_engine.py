@@ -8,6 +8,7 @@ import json
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 
 needs_rtx = pytest.mark.skipif(
@@ -171,11 +172,15 @@ def test_prequantized_model_builds_int8_and_compute_capability_targets(models, c
             str(calib_dir),
             "--calib-count",
             "4",
+            "--calib-percentile",
+            "99.9",
             "-o",
             str(qdq),
         ]
     )
     assert code == 0, capsys.readouterr().err
+    record = json.loads({p.key: p.value for p in onnx.load(str(qdq)).metadata_props}["starnet.quantization"])
+    assert record["method"] == "percentile" and record["percentile"] == 99.9
     result = build_engine(
         qdq, tmp_path / "q.engine", trt="tensorrt_rtx", batch=SMALL, compute_capabilities=["8.9"], progress=print
     )

@@ -88,7 +88,7 @@ def test_qdq_format_is_what_tensorrt_fuses(quantized):
     props = {p.key: p.value for p in quantized.proto.metadata_props}
     assert props["character"] == "\n".join(DEFAULT_CHARSET)
     record = json.loads(props["starnet.quantization"])
-    assert record["calibration_images"] == 8 and record["method"] == "minmax"
+    assert record["calibration_images"] == 8 and record["method"] == "percentile"
     assert quantized.path is not None and quantized.path.is_file()
     onnx.checker.check_model(onnx.load(str(quantized.path)))
 
@@ -171,18 +171,69 @@ def test_already_quantized_is_refused(quantized, calib_dir):
         quantize_model(quantized.path, calib_dir, None)
 
 
-def test_ranges_do_not_depend_on_calibration_batching(mv3, calib_dir, quantized):
-    """MinMax over 8 images is the same in 1 batch of 8 or 4 batches of 2 (guards against dropped batches)."""
-    batched = quantize_model(mv3, calib_dir, None, calib_count=8, batch_size=2)
+def _scales(proto) -> dict[str, np.ndarray]:
+    inits = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    return {n.output[0]: inits[n.input[1]] for n in proto.graph.node if n.op_type == "QuantizeLinear"}
 
-    def scales(proto):
-        inits = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
-        return {n.output[0]: inits[n.input[1]] for n in proto.graph.node if n.op_type == "QuantizeLinear"}
 
-    one, four = scales(quantized.proto), scales(batched.proto)
+@pytest.mark.parametrize("method", ["percentile", "minmax"])
+def test_ranges_do_not_depend_on_calibration_batching(mv3, calib_dir, method):
+    """The ranges over 8 images are the same in 1 batch of 8 or 4 batches of 2 (guards against dropped batches)."""
+    one = _scales(quantize_model(mv3, calib_dir, None, calib_count=8, batch_size=8, method=method).proto)
+    four = _scales(quantize_model(mv3, calib_dir, None, calib_count=8, batch_size=2, method=method).proto)
     assert one.keys() == four.keys() and one
     for name in one:
         np.testing.assert_allclose(four[name], one[name], rtol=1e-5, err_msg=name)
+
+
+def test_percentile_is_onnxruntimes_percentile_streamed(mv3, calib_dir, quantized):
+    """The default calibration: ONNX Runtime's symmetric percentile (which keeps every activation in memory),
+    computed in two streamed passes; every activation's int8 scale is its threshold / 127."""
+    from onnxruntime.quantization import CalibrationMethod, create_calibrator
+
+    from starnet_trt import activation_ranges as ar
+
+    record = json.loads({p.key: p.value for p in quantized.proto.metadata_props}["starnet.quantization"])
+    assert record["method"] == "percentile" and record["percentile"] == 99.999
+    images = load_calibration_images(calib_dir, 8)
+    reader = StarNetCalibrationReader(images, _preprocess(mv3), batch_size=4)
+
+    def batches():
+        reader.rewind()
+        while (feed := reader.get_next()) is not None:
+            yield feed
+
+    from starnet_trt.graph.cleanup import bypass_initializer_identities
+
+    proto = onnx.load(str(mv3))
+    bypass_initializer_identities(proto)  # as quantize_model does
+    ours = ar.percentile_ranges(proto, batches)
+    calibrator = create_calibrator(
+        str(mv3), None, augmented_model_path=str(mv3.parent / "augmented.onnx"),
+        calibrate_method=CalibrationMethod.Percentile, extra_options={"symmetric": True},
+    )  # fmt: skip
+    reader.rewind()
+    calibrator.collect_data(reader)
+    calibrator.compute_data()
+    # ONNX Runtime's threshold from its own |x| histograms, before it clips a symmetric threshold to the *signed*
+    # maximum (which cuts tensors whose largest magnitudes are negative; ours keeps the |x| percentile).
+    theirs = {}
+    for name, (hist, edges, _, _) in calibrator.collector.histogram_dict.items():
+        theirs[name] = float(edges[np.searchsorted(np.cumsum(hist / hist.sum()), 0.99999)])
+    common = [name for name in theirs if name in ours and ours[name] > 0]
+    assert len(common) > 100
+    for name in common:  # one histogram bin (1/2048 of the |x| span) apart at most
+        assert abs(ours[name] - theirs[name]) <= 1.5 * ours[name] / 2048, name
+
+    adjusted = ar.relu_adjusted(proto, ours)
+    scales = _scales(quantized.proto)
+    activations = [n for n in quantized.proto.graph.node if n.op_type == "QuantizeLinear" and n.input[0] in adjusted]
+    assert len(activations) > 100
+    for node in activations:
+        assert float(scales[node.output[0]]) == pytest.approx(adjusted[node.input[0]] / 127, rel=1e-5), node.name
+    assert ar.check_scales(quantized.proto, adjusted) == []  # what quantize_model checks before it returns
+    moved = activations[-1].input[0]
+    assert moved in ar.check_scales(quantized.proto, {**adjusted, moved: adjusted[moved] * 2})
 
 
 @pytest.mark.parametrize("tps_rows", ["table", "on-the-fly"])
