@@ -454,8 +454,8 @@ def build_engine(
         **options: :class:`BuildOptions` fields:
             ``fp16`` (type the float parts FP16; I/O stays float32),
             ``int8`` (explicit INT8: quantize with ``calib`` first unless the model already holds Q/DQ nodes),
-            ``calib`` (folder, label file or LMDB), ``calib_count`` (512), ``calib_method`` (``"percentile"``,
-            ``"minmax"``, ``"entropy"``), ``calib_percentile`` (99.999),
+            ``calib`` (folder, label file or LMDB; ``None``: the 25 shipped sample words), ``calib_count`` (512),
+            ``calib_method`` (``"percentile"``, ``"minmax"``, ``"entropy"``), ``calib_percentile`` (99.999),
             ``policy`` (:class:`starnet_trt.quantize.PrecisionPolicy`),
             ``workspace_mb``, ``opt_level`` (0..5), ``trt`` (``"auto"``, ``"tensorrt"``, ``"tensorrt_rtx"``),
             ``dla_core`` and ``gpu_fallback`` (Jetson, TensorRT 10), ``plugins`` (``"auto"``/``"none"``),
@@ -497,10 +497,6 @@ def build_engine(
     if engine_path is not None:
         engine_path = argcheck.output_file(engine_path, "engine_path")
     checked = check_onnx(onnx_path, charset=opts.charset)
-    if opts.int8 and not checked.quantized and opts.calib is None:
-        raise ValueError(
-            "--int8 needs --calib DIR|GT.txt|LMDB (or a model already quantized by 'starnet-trt quantize')"
-        )
     tensorrt = load_tensorrt(opts.trt)
     if opts.dla_core is not None and tensorrt.flavour == "tensorrt_rtx":
         raise ValueError("DLA cores are a Jetson feature; TensorRT-RTX has none (leave out --dla-core)")
@@ -638,7 +634,7 @@ def _prepare_graph(
 
         result = quantize_model(
             checked,
-            opts.calib,  # type: ignore[arg-type]  # checked by build_engine
+            opts.calib,  # None: the shipped sample words (quantize_model warns)
             None,
             calib_count=opts.calib_count,
             policy=opts.policy,
@@ -851,7 +847,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o", "--out", metavar="NAME.engine", help="engine to write (default engines/<stem>.<precision>.engine)"
     )
     parser.add_argument("--fp16", action="store_true", help="FP16 (the graph is typed fp16; I/O stays float32)")
-    parser.add_argument("--int8", action="store_true", help="INT8 by explicit quantization (needs --calib)")
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="INT8 by explicit quantization, calibrated on --calib (default: the 25 shipped sample words)",
+    )
     parser.add_argument(
         "--batch",
         default=":".join(map(str, DEFAULT_BATCH)),
