@@ -183,6 +183,19 @@ def inspect_model(path: str | os.PathLike[str]) -> dict[str, Any]:
     return info
 
 
+def _quantization_line(raw: str) -> str:
+    """One line for a Q/DQ model's ``starnet.quantization`` record (raw text if it is not the record we write)."""
+    try:
+        q = json.loads(raw)
+        method = q["method"] + (f" {q['percentile']:g}" if "percentile" in q else "")
+        return (
+            f"int8 Q/DQ, {method} ranges from {q['calibration_images']} images of {q['calibration_source']}, "
+            f"{q['float_nodes']} nodes kept float"
+        )
+    except (ValueError, TypeError, KeyError):
+        return f"int8 Q/DQ ({raw[:200]})"
+
+
 def format_inspection(info: dict[str, Any]) -> str:
     """Human-readable text for :func:`inspect_model`'s result."""
 
@@ -213,6 +226,9 @@ def format_inspection(info: dict[str, Any]) -> str:
             f"input:     {pre['channels']}x{pre['height']}x{pre['width']} {pre['channel_order']}, "
             f"(x * {pre['scale']:.6g} - {pre['mean']}) / {pre['std']}, {pre['resize']}",
         ]
+    quantization = info["metadata"].get("starnet.quantization")
+    if quantization is not None:
+        lines.append(f"precision: {_quantization_line(quantization)}")
     flops = info.get("flops_per_image") or {}
     if flops:
         parts = ", ".join(f"{op} {n / 1e6:.1f}" for op, n in sorted(flops.items(), key=lambda kv: -kv[1]))

@@ -267,3 +267,15 @@ def test_no_calibration_set_means_the_shipped_sample_words(mv3, tmp_path, capsys
     assert "warning: no calibration set given" in err and "sample words shipped with starnet-trt" in err
     record = json.loads({p.key: p.value for p in onnx.load(str(out)).metadata_props}["starnet.quantization"])
     assert record["calibration_images"] == 25 and record["calibration_source"] == "starnet-trt sample words"
+
+
+def test_inspect_names_the_calibration(quantized):
+    from starnet_trt.inspect_model import format_inspection, inspect_model
+
+    text = format_inspection(inspect_model(quantized.path))
+    assert "precision: int8 Q/DQ, percentile 99.999 ranges from 8 images of calib" in text
+    assert f"{len(quantized.excluded_nodes)} nodes kept float" in text
+    from starnet_trt.inspect_model import _quantization_line
+
+    assert _quantization_line("{not json") == "int8 Q/DQ ({not json)"  # a foreign or broken record: shown raw
+    assert _quantization_line('{"method": 3}') == 'int8 Q/DQ ({"method": 3})'
