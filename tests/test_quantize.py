@@ -103,6 +103,14 @@ def test_default_policy_keeps_tps_lstm_head_float(quantized):
     backbone_convs = [n.name for n in graph.node if n.op_type == "Conv" and n.name.startswith("/backbone/")]
     assert sum(has_dq[n] for n in backbone_convs) > len(backbone_convs) // 2
     assert quantized.quantized_nodes > 40
+    # The SE blocks' hard-sigmoid arithmetic on constants stays float (OpenVINO cannot compile it quantized);
+    # the residual Adds (two activations) are quantized.
+    se = [n for n in graph.node if "/mid_se/" in n.name and n.op_type in ("Mul", "Add")]
+    scaled = [n for n in se if any("Constant" in i for i in n.input)]
+    constant_inputs = [i for n in scaled for i in n.input if "Constant" in i]
+    assert constant_inputs and not any(i.endswith("_DequantizeLinear_Output") for i in constant_inputs)
+    residual = [n for n in graph.node if n.op_type == "Add" and "/mid_se/" not in n.name and "/backbone/" in n.name]
+    assert residual and all(has_dq[n.name] for n in residual)
 
 
 def test_policy_flags_quantize_tps_and_head(mv3):
@@ -279,3 +287,11 @@ def test_inspect_names_the_calibration(quantized):
 
     assert _quantization_line("{not json") == "int8 Q/DQ ({not json)"  # a foreign or broken record: shown raw
     assert _quantization_line('{"method": 3}') == 'int8 Q/DQ ({"method": 3})'
+
+
+def test_onnxruntime_on_the_cpu_warns_that_qdq_is_slow_there(quantized, caplog):
+    from starnet_trt import Recognizer
+
+    with caplog.at_level("WARNING"), Recognizer(quantized.path, providers=["CPUExecutionProvider"]) as rec:
+        assert rec.providers == ["CPUExecutionProvider"]
+    assert "is an INT8 Q/DQ model" in caplog.text and "backend='openvino'" in caplog.text
