@@ -103,8 +103,9 @@ class OnnxRuntimeBackend(Backend):
             # Measured on the bundled model (2-core Zen 4, batch 32): 434 img/s for its Q/DQ file against 1267 for
             # the float one; OpenVINO ran the Q/DQ file at 2439 img/s.
             logger.warning(
-                "%s is an INT8 Q/DQ model: ONNX Runtime's CPU provider runs it about 3x slower than the float model; "
-                "backend='openvino' runs it in int8 (pip install 'starnet-trt[openvino]')",
+                "%s is an INT8 Q/DQ model: ONNX Runtime's CPU provider runs such files slower than the float model "
+                "(a third of its speed for the bundled one); backend='openvino' runs it in int8 "
+                "(pip install 'starnet-trt[openvino]')",
                 os.path.basename(path),
             )
         self._fixed_batch = isinstance(self._inputs[0].shape[0], int)
