@@ -2,7 +2,8 @@
 
 ONNX Runtime's histogram calibrators (``percentile``, ``entropy``) keep every activation of every calibration
 batch until the end: for the bundled MobileNetV3 STAR-Net and 512 word images that is 6 GB of resident memory,
-more than a Jetson Orin Nano has. This module streams instead, with two passes over the images:
+most of the 8 GB a Jetson Orin Nano shares between CPU and GPU. This module streams instead, with two passes over
+the images:
 
 1. ``max |x|`` of every float activation;
 2. a histogram of ``|x|`` over ``[0, max]`` (``bins`` equal bins) per tensor, accumulated batch by batch.
