@@ -14,6 +14,11 @@ TensorRT, GPU and driver from ``nvidia-smi``; on Jetson the L4T release, ``nvpmo
 ``tegrastats`` sample) and, for a TensorRT engine with ``trtexec`` on the PATH, trtexec's GPU compute time for the
 same engine and batch beside ours. Output: a table on stdout, ``--markdown`` for a Markdown table, ``--json FILE``
 for everything, ``--plot FILE.png`` for a chart (needs matplotlib).
+
+Side by side (``--vs [MODEL][@BACKEND[:PRECISION]]``, repeatable): every configuration is opened at once and, for
+each batch size, their timed calls alternate in rounds (a third of ``--duration`` or ``--iterations`` each), so a
+machine that drifts (a VM's neighbours, a Jetson's clocks and temperature) drifts for all of them alike. A table of
+images/s and of each configuration's ratio to the first follows: ratios from one run, as our figures are reported.
 """
 
 from __future__ import annotations
@@ -70,6 +75,45 @@ class BenchReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One configuration of a side-by-side run: a model (``None``: the bundled one), a backend and a precision."""
+
+    model: str | None = None
+    backend: str = "auto"
+    precision: str | None = None
+
+    def label(self) -> str:
+        name = Path(self.model).name if self.model else "bundled model"
+        return (
+            name
+            + ("" if self.backend == "auto" else f" @{self.backend}")
+            + (f":{self.precision}" if self.precision else "")
+        )
+
+
+def parse_config(spec: str, default_model: str | None = None) -> BenchConfig:
+    """``[MODEL][@BACKEND[:PRECISION]]`` (``--vs``): ``@openvino:bf16``, ``m.int8.onnx@openvino``, ``x.engine``.
+
+    An empty MODEL means ``default_model`` (the first configuration's).
+
+    Raises:
+        ValueError: An unknown backend or precision, or an empty spec.
+    """
+    from .cli import BACKEND_CHOICES, PRECISION_CHOICES
+
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError("--vs needs [MODEL][@BACKEND[:PRECISION]], e.g. @openvino:bf16 or m.int8.onnx@openvino")
+    model, _, rest = spec.rpartition("@") if "@" in spec else (spec, "", "")
+    backend, _, precision = rest.partition(":")
+    backend = backend or "auto"
+    if backend not in BACKEND_CHOICES:
+        raise ValueError(f"--vs {spec!r}: backend must be one of {list(BACKEND_CHOICES)}, got {backend!r}")
+    if precision and precision not in PRECISION_CHOICES:
+        raise ValueError(f"--vs {spec!r}: precision must be one of {list(PRECISION_CHOICES)}, got {precision!r}")
+    return BenchConfig(model or default_model, backend, precision or None)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -297,6 +341,32 @@ def run_bench(
     progress: Callable[[str], None] | None = None,
 ) -> BenchReport:
     """Benchmark ``model`` (default: the bundled one); see the module docstring."""
+    return run_side_by_side(
+        [BenchConfig(model, backend, precision)],
+        batches=batches,
+        iterations=iterations,
+        duration=duration,
+        warmup=warmup,
+        images=images,
+        threads=threads,
+        progress=progress,
+    )[0]
+
+
+def run_side_by_side(
+    configs: Sequence[BenchConfig],
+    *,
+    batches: Sequence[int] = DEFAULT_BATCHES,
+    iterations: int | None = None,
+    duration: float | None = 3.0,
+    warmup: int = 3,
+    images: str | None = None,
+    threads: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> list[BenchReport]:
+    """Benchmark several configurations on the same images, alternating per batch size (module docstring)."""
+    import contextlib
+
     from .recognizer import Recognizer
 
     if iterations is not None and iterations < 1:
@@ -305,45 +375,89 @@ def run_bench(
         raise ValueError(f"--duration must be > 0, got {duration}")
     if warmup < 0:
         raise ValueError(f"--warmup must be >= 0, got {warmup}")
+    if not configs:
+        raise ValueError("nothing to benchmark: no configuration")
     pool, described = load_images(images, max(max(batches), 64))
     say = progress or (lambda line: None)
-    with Recognizer(model, backend=backend, batch_size=max(batches), num_threads=threads, precision=precision) as rec:
-        report = BenchReport(
-            model=rec.model_path,
-            backend=rec.backend_name,
-            providers=list(rec.providers),
-            images=described,
-            warmup=warmup,
-            environment=environment(),
-        )
-        input_info = rec.inputs[0]
+    rounds = 1 if len(configs) == 1 else 3
+    with contextlib.ExitStack() as stack:
+        recs = [
+            stack.enter_context(
+                Recognizer(
+                    c.model, backend=c.backend, batch_size=max(batches), num_threads=threads, precision=c.precision
+                )
+            )
+            for c in configs
+        ]
+        env = environment()
+        reports = [
+            BenchReport(
+                model=rec.model_path,
+                backend=rec.backend_name,
+                providers=list(rec.providers),
+                images=described,
+                warmup=warmup,
+                environment=env,
+            )
+            for rec in recs
+        ]
         for b in batches:
             batch = [pool[i % len(pool)] for i in range(b)]
-            rec.reset_timings()
-            for _ in range(warmup):
-                rec.recognize(batch)
-            rec.reset_timings()
-            times = time_batch(rec.recognize, batch, warmup=0, iterations=iterations, duration=duration)
-            stages = rec.timings
-            calls = len(times)
-            summary = percentile_summary(times)
-            result = BatchResult(
-                batch=b,
-                calls=calls,
-                images_per_s=b * calls / float(np.sum(times)),
-                stages_ms={k: stages[k] / calls * 1e3 for k in ("preprocess", "inference", "decode")},
-                rss_mb=rss_mb(),
-                **summary,
-            )
-            if rec.backend_name == "tensorrt":
-                shape = [b, *[d for d in input_info.shape[1:]]]
-                result.trtexec_gpu_ms = trtexec_gpu_ms(
-                    rec.model_path, input_info.name, shape, os.environ.get("STARNET_TRT_PLUGINS")
+            times: list[list[float]] = [[] for _ in recs]
+            stages: list[dict[str, float]] = [{} for _ in recs]
+            for rec in recs:
+                for _ in range(warmup):
+                    rec.recognize(batch)
+            for _ in range(rounds):
+                for i, rec in enumerate(recs):
+                    rec.reset_timings()
+                    times[i] += time_batch(
+                        rec.recognize,
+                        batch,
+                        warmup=0,
+                        iterations=None if iterations is None else -(-iterations // rounds),
+                        duration=None if duration is None else duration / rounds,
+                    )
+                    for k, v in rec.timings.items():
+                        stages[i][k] = stages[i].get(k, 0.0) + v
+            for i, (rec, report) in enumerate(zip(recs, reports, strict=True)):
+                calls = len(times[i])
+                result = BatchResult(
+                    batch=b,
+                    calls=calls,
+                    images_per_s=b * calls / float(np.sum(times[i])),
+                    stages_ms={k: stages[i].get(k, 0.0) / calls * 1e3 for k in ("preprocess", "inference", "decode")},
+                    rss_mb=rss_mb(),
+                    **percentile_summary(times[i]),
                 )
-            report.results.append(result)
-            say(format_row(result))
-        report.peak_rss_mb = peak_rss_mb()
-    return report
+                if rec.backend_name == "tensorrt":
+                    input_info = rec.inputs[0]
+                    shape = [b, *[d for d in input_info.shape[1:]]]
+                    result.trtexec_gpu_ms = trtexec_gpu_ms(
+                        rec.model_path, input_info.name, shape, os.environ.get("STARNET_TRT_PLUGINS")
+                    )
+                report.results.append(result)
+                say(format_row(result) + (f"  {configs[i].label()}" if len(configs) > 1 else ""))
+        peak = peak_rss_mb()
+        for report in reports:
+            report.peak_rss_mb = peak
+    return reports
+
+
+def comparison_table(configs: Sequence[BenchConfig], reports: Sequence[BenchReport]) -> str:
+    """Images/s per batch size of each configuration, and its ratio to the first's (measured in the same run)."""
+    batches = [r.batch for r in reports[0].results]
+    width = max(len(c.label()) for c in configs) + 2
+    lines = [
+        "side by side, images/s (ratio to the first configuration):",
+        f"{'configuration':<{width}}" + "".join(f"{'batch ' + str(b):>20}" for b in batches),
+    ]
+    for config, report in zip(configs, reports, strict=True):
+        cells = []
+        for mine, first in zip(report.results, reports[0].results, strict=True):
+            cells.append(f"{mine.images_per_s:11.1f} ({mine.images_per_s / first.images_per_s:5.2f}x)")
+        lines.append(f"{config.label():<{width}}" + "".join(f"{c:>20}" for c in cells))
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------ output
@@ -388,7 +502,7 @@ def markdown(report: BenchReport) -> str:
     return "\n".join(lines)
 
 
-def plot(report: BenchReport, path: str) -> None:
+def plot(report: BenchReport | Sequence[BenchReport], path: str, labels: Sequence[str] | None = None) -> None:
     try:
         import matplotlib
 
@@ -398,15 +512,21 @@ def plot(report: BenchReport, path: str) -> None:
         raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from exc
     from .atomic import atomic_write_bytes
 
-    batches = [r.batch for r in report.results]
+    reports = [report] if isinstance(report, BenchReport) else list(report)
+    names = list(labels) if labels is not None else [f"{Path(r.model).name} on {r.backend}" for r in reports]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.plot(batches, [r.images_per_s for r in report.results], "o-")
+    for rep, name in zip(reports, names, strict=True):
+        batches = [r.batch for r in rep.results]
+        prefix = f"{name}: " if len(reports) > 1 else ""
+        left.plot(batches, [r.images_per_s for r in rep.results], "o-", label=name)
+        right.plot(batches, [r.p50_ms for r in rep.results], "o-", label=f"{prefix}p50")
+        right.plot(batches, [r.p99_ms for r in rep.results], "s--", label=f"{prefix}p99")
     left.set(xscale="log", xlabel="batch size", ylabel="images / s", title="throughput")
-    right.plot(batches, [r.p50_ms for r in report.results], "o-", label="p50")
-    right.plot(batches, [r.p99_ms for r in report.results], "s--", label="p99")
+    if len(reports) > 1:
+        left.legend(fontsize="small")
     right.set(xscale="log", yscale="log", xlabel="batch size", ylabel="ms per call", title="latency")
-    right.legend()
-    fig.suptitle(f"{Path(report.model).name} on {report.backend}")
+    right.legend(fontsize="small")
+    fig.suptitle(names[0] if len(reports) == 1 else "side by side, one run")
     fig.tight_layout()
     import io
 
@@ -435,6 +555,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     parser.add_argument("--plot", metavar="FILE.png", help="throughput and latency chart (needs matplotlib)")
+    parser.add_argument(
+        "--vs",
+        action="append",
+        default=[],
+        metavar="[MODEL][@BACKEND[:PRECISION]]",
+        help="also run this configuration, alternating with the first, and print the ratios "
+        "(repeatable; e.g. --vs @openvino:bf16 --vs m.int8.onnx@openvino)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -449,29 +577,39 @@ def run(args: argparse.Namespace) -> int:
     if args.images is not None and not os.path.isdir(args.images):
         raise ValueError(f"--images: {args.images!r} is not a folder of images")
     duration = args.duration if args.duration is not None else (None if args.iterations else 3.0)
+    configs = [BenchConfig(args.model, args.backend, args.precision)]
+    configs += [parse_config(spec, args.model) for spec in args.vs]
     print(HEADER, flush=True)
-    report = run_bench(
-        args.model,
-        backend=args.backend,
+    reports = run_side_by_side(
+        configs,
         batches=batches,
         iterations=args.iterations,
         duration=duration,
         warmup=args.warmup,
         images=args.images,
         threads=args.threads,
-        precision=args.precision,
         progress=lambda line: print(line, flush=True),
     )
-    env = report.environment
-    print(
-        f"model {report.model} | backend {report.backend} {report.providers} | {report.images} | "
-        f"{env.get('cpu')} x{env.get('logical_cpus')}" + (f" | GPU {env['gpu']}" if env.get("gpu") else "")
-    )
-    if args.markdown:
+    for report in reports:
+        env = report.environment
+        print(
+            f"model {report.model} | backend {report.backend} {report.providers} | {report.images} | "
+            f"{env.get('cpu')} x{env.get('logical_cpus')}" + (f" | GPU {env['gpu']}" if env.get("gpu") else "")
+        )
+    if len(reports) > 1:
         print()
-        print(markdown(report))
+        print(comparison_table(configs, reports))
+    if args.markdown:
+        for report in reports:
+            print()
+            print(markdown(report))
     if args.json:
-        atomic_write_bytes(Path(args.json), json.dumps(report.as_dict(), indent=2).encode())
+        payload: Any = reports[0].as_dict()
+        if len(reports) > 1:
+            payload = {
+                "side_by_side": [{"config": c.label(), **r.as_dict()} for c, r in zip(configs, reports, strict=True)]
+            }
+        atomic_write_bytes(Path(args.json), json.dumps(payload, indent=2).encode())
     if args.plot:
-        plot(report, args.plot)
+        plot(reports, args.plot, labels=[c.label() for c in configs])
     return 0

@@ -10,6 +10,7 @@ import pytest
 
 from starnet_trt import bench
 from starnet_trt.cli import main
+from starnet_trt.recognizer import DEFAULT_MODEL_PATH
 
 TRTEXEC_SAMPLE = """
 [11/27/2026-10:00:00] [I] === Performance summary ===
@@ -67,9 +68,43 @@ def test_trtexec_summary_is_parsed():
         (["--warmup", "-2"], "--warmup must be >= 0"),
         (["--images", "/nonexistent/folder"], "is not a folder"),
         (["--model", "/nonexistent/model.onnx"], "nonexistent"),
+        (["--vs", "@tensorflow"], "backend must be one of"),
+        (["--vs", "@openvino:int4"], "precision must be one of"),
+        (["--vs", " "], "--vs needs [MODEL][@BACKEND[:PRECISION]]"),
+        (["--vs", "/nonexistent/other.onnx"], "nonexistent"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(argv, message, capsys):
     assert main(["bench", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_side_by_side_alternates_and_reports_ratios(tmp_path, capsys):
+    """--vs: every configuration on the same batches, timed in alternating rounds, with ratios to the first."""
+    from onnx_fixtures import make_model
+
+    tiny = make_model(tmp_path / "tiny.onnx")
+    out = tmp_path / "sbs.json"
+    argv = ["bench", "--model", str(tiny), "--batch", "1,4", "--iterations", "6", "--warmup", "1", "--json", str(out)]
+    assert main([*argv, "--vs", "@onnxruntime", "--vs", f"{DEFAULT_MODEL_PATH}@onnxruntime"]) == 0
+    printed = capsys.readouterr().out
+    assert "side by side, images/s (ratio to the first configuration):" in printed
+    first = next(line for line in printed.splitlines() if line.startswith("tiny.onnx "))
+    assert first.count("( 1.00x)") == 2  # the first configuration is the reference at every batch size
+    assert "starnet_mv3.onnx @onnxruntime" in printed
+    runs = json.loads(out.read_text())["side_by_side"]
+    assert [r["config"] for r in runs] == ["tiny.onnx", "tiny.onnx @onnxruntime", "starnet_mv3.onnx @onnxruntime"]
+    assert runs[2]["model"].endswith("starnet_mv3.onnx") and runs[0]["model"].endswith("tiny.onnx")
+    for run in runs:
+        assert [r["batch"] for r in run["results"]] == [1, 4]
+        assert all(r["calls"] == 6 for r in run["results"])  # 3 rounds of 2 calls each
+
+
+def test_config_specs():
+    parse = bench.parse_config
+    assert parse("@openvino:bf16", "m.onnx") == bench.BenchConfig("m.onnx", "openvino", "bf16")
+    assert parse("q.int8.onnx@openvino") == bench.BenchConfig("q.int8.onnx", "openvino", None)
+    assert parse("x.engine") == bench.BenchConfig("x.engine", "auto", None)
+    assert parse("dir@v2/m.onnx@onnxruntime") == bench.BenchConfig("dir@v2/m.onnx", "onnxruntime", None)
+    assert bench.BenchConfig(None, "openvino", "bf16").label() == "bundled model @openvino:bf16"
