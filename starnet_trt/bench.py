@@ -327,30 +327,10 @@ def time_batch(
     return times
 
 
-def run_bench(
-    model: str | None,
-    *,
-    backend: str = "auto",
-    batches: Sequence[int] = DEFAULT_BATCHES,
-    iterations: int | None = None,
-    duration: float | None = 3.0,
-    warmup: int = 3,
-    images: str | None = None,
-    threads: int = 0,
-    precision: str | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> BenchReport:
-    """Benchmark ``model`` (default: the bundled one); see the module docstring."""
-    return run_side_by_side(
-        [BenchConfig(model, backend, precision)],
-        batches=batches,
-        iterations=iterations,
-        duration=duration,
-        warmup=warmup,
-        images=images,
-        threads=threads,
-        progress=progress,
-    )[0]
+def run_bench(model: str | None, *, backend: str = "auto", precision: str | None = None, **options: Any) -> BenchReport:
+    """Benchmark ``model`` (default: the bundled one); ``options`` are :func:`run_side_by_side`'s keywords
+    (``batches``, ``iterations``, ``duration``, ``warmup``, ``images``, ``threads``, ``progress``)."""
+    return run_side_by_side([BenchConfig(model, backend, precision)], **options)[0]
 
 
 def run_side_by_side(
