@@ -100,11 +100,12 @@ class OnnxRuntimeBackend(Backend):
         # A model with a fixed batch dimension always runs whole (rows past n are stale and ignored).
         cpu_only = self._session.get_providers() == ["CPUExecutionProvider"]
         if cpu_only and "starnet.quantization" in props:
-            # Measured on the bundled model (2-core Zen 4, batch 32): 434 img/s for its Q/DQ file against 1267 for
-            # the float one; OpenVINO ran the Q/DQ file at 2439 img/s.
+            # Measured on the bundled model (2-core Zen 4, one side-by-side run, docs/bench_cpu_int8.json): its Q/DQ
+            # file at 0.46-0.55x the float one's images/s up to batch 32 and 0.31x at 128; OpenVINO ran it at 1.68x
+            # at batch 32.
             logger.warning(
                 "%s is an INT8 Q/DQ model: ONNX Runtime's CPU provider runs such files slower than the float model "
-                "(a third of its speed for the bundled one); backend='openvino' runs it in int8 "
+                "(half its speed or less for the bundled one); backend='openvino' runs it in int8 "
                 "(pip install 'starnet-trt[openvino]')",
                 os.path.basename(path),
             )
