@@ -46,6 +46,7 @@ from . import argcheck, limits
 from .atomic import atomic_write_bytes, atomic_write_path
 from .graph.check import CheckedModel, check_onnx
 from .graph.plugins import TPS_OP, TPS_ROWS
+from .quantize import DEFAULT_CALIB_COUNT, DEFAULT_CALIB_METHOD, DEFAULT_PERCENTILE
 
 log = logging.getLogger(__name__)
 
@@ -370,9 +371,9 @@ class BuildOptions:
     fp16: bool = False
     int8: bool = False
     calib: str | os.PathLike[str] | None = None
-    calib_count: int = 512
-    calib_method: str = "percentile"
-    calib_percentile: float = 99.999
+    calib_count: int = DEFAULT_CALIB_COUNT
+    calib_method: str = DEFAULT_CALIB_METHOD
+    calib_percentile: float = DEFAULT_PERCENTILE
     policy: Any = None
     batch: tuple[int, int, int] = DEFAULT_BATCH
     workspace_mb: int | None = None
