@@ -16,9 +16,10 @@ same engine and batch beside ours. Output: a table on stdout, ``--markdown`` for
 for everything, ``--plot FILE.png`` for a chart (needs matplotlib).
 
 Side by side (``--vs [MODEL][@BACKEND[:PRECISION]]``, repeatable): every configuration is opened at once and, for
-each batch size, their timed calls alternate in rounds (a third of ``--duration`` or ``--iterations`` each), so a
-machine that drifts (a VM's neighbours, a Jetson's clocks and temperature) drifts for all of them alike. A table of
-images/s and of each configuration's ratio to the first follows: ratios from one run, as our figures are reported.
+each batch size, their timed calls alternate in three rounds (``--duration`` and ``--iterations`` split among
+them), so a machine that drifts (a VM's neighbours, a Jetson's clocks and temperature) drifts for all of them
+alike. A table of images/s and of each configuration's ratio to the first follows: ratios from one run, as our
+figures are reported.
 """
 
 from __future__ import annotations
@@ -359,7 +360,8 @@ def run_side_by_side(
         raise ValueError("nothing to benchmark: no configuration")
     pool, described = load_images(images, max(max(batches), 64))
     say = progress or (lambda line: None)
-    rounds = 1 if len(configs) == 1 else 3
+    # Alternating rounds for several configurations; --iterations N is split exactly (N = 4: 2, 1, 1 calls).
+    rounds = 1 if len(configs) == 1 else (3 if iterations is None else min(3, iterations))
     with contextlib.ExitStack() as stack:
         recs = [
             stack.enter_context(
@@ -388,14 +390,14 @@ def run_side_by_side(
             for rec in recs:
                 for _ in range(warmup):
                     rec.recognize(batch)
-            for _ in range(rounds):
+            for r in range(rounds):
                 for i, rec in enumerate(recs):
                     rec.reset_timings()
                     times[i] += time_batch(
                         rec.recognize,
                         batch,
                         warmup=0,
-                        iterations=None if iterations is None else -(-iterations // rounds),
+                        iterations=None if iterations is None else iterations // rounds + (r < iterations % rounds),
                         duration=None if duration is None else duration / rounds,
                     )
                     for k, v in rec.timings.items():

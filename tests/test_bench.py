@@ -99,6 +99,13 @@ def test_side_by_side_alternates_and_reports_ratios(tmp_path, capsys):
     for run in runs:
         assert [r["batch"] for r in run["results"]] == [1, 4]
         assert all(r["calls"] == 6 for r in run["results"])  # 3 rounds of 2 calls each
+    # --iterations is the number of timed calls, however it splits into rounds (4: 2 + 1 + 1; 2: two rounds of 1).
+    for n in (4, 2):
+        reports = bench.run_side_by_side(
+            [bench.BenchConfig(str(tiny)), bench.BenchConfig(str(tiny), "onnxruntime")],
+            batches=[2], iterations=n, duration=None, warmup=0,
+        )  # fmt: skip
+        assert [r.results[0].calls for r in reports] == [n, n]
 
 
 def test_config_specs():
