@@ -114,4 +114,5 @@ class cuda:  # submodule, present only in CUDA builds; raw device pointers and s
         interpolation: str = "linear",
         bands_per_image: int = 0,
         pixels_per_thread: int = 0,
+        source_staging: int = 0,
     ) -> None: ...

@@ -140,9 +140,10 @@ class EmulatedLaunchers:
         interpolation: str = "linear",
         bands_per_image: int = 0,
         pixels_per_thread: int = 0,
+        source_staging: int = 0,
     ) -> None:
         self._count("resize_normalize")
-        if bands_per_image < 0 or pixels_per_thread not in (0, 1, 2):
+        if bands_per_image < 0 or pixels_per_thread not in (0, 1, 2) or source_staging not in (0, 1, 2):
             raise RuntimeError("launchResizeNormalize: invalid argument")  # the launcher's cudaErrorInvalidValue
         if not self.write:
             return
@@ -330,8 +331,9 @@ def test_the_emulated_launchers_have_the_raw_launchers_signatures():
 
 
 def test_the_profiling_script_launches_every_kernel(host, monkeypatch):
-    """tools/gpu_profile.py (what ncu runs in a GPU session) launches every kernel, both TPS modes and both
-    preprocess paths, three times each, with arguments the launchers accept."""
+    """tools/gpu_profile.py (what ncu runs in a GPU session) launches every kernel, both TPS modes and the
+    preprocess paths (bilinear at two and one pixels per thread and staged, PIL bicubic), three times each, with
+    arguments the launchers accept."""
     spec = importlib.util.spec_from_file_location("gpu_profile_under_test", SELFTEST.parent / "gpu_profile.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -343,7 +345,7 @@ def test_the_profiling_script_launches_every_kernel(host, monkeypatch):
         "tps_grid_sample": 3,
         "tps_grid_sample table": 3,
         "ctc_greedy_decode": 3,
-        "resize_normalize": 9,
+        "resize_normalize": 12,
     }
 
 

@@ -2,7 +2,8 @@
 
 tools/gpu_selftest --build-only
 ncu --clock-control none --kernel-name regex:Kernel python3 tools/gpu_profile.py
-(kernels: tpsGridSample both modes, ctcGreedyDecode, resizeNormalize with two and one pixels per thread, pilResize)
+(kernels: tpsGridSample both modes, ctcGreedyDecode, resizeNormalize with two and one pixels per thread and
+with staged source rows, pilResize)
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def main() -> None:
         tps_launch(_core, torch, image, fid, out, (32, 100), table=table)  # table mode (the builder's default)
         ctc_launch(_core, torch, scores, 0, outs, None)
         resize_launch(_core, torch, packed, descs, n, batch, widths)  # the default: two pixels per thread
-        resize_launch(_core, torch, packed, descs, n, batch, widths, tuning=(0, 1))  # one pixel, more blocks
+        resize_launch(_core, torch, packed, descs, n, batch, widths, tuning=(0, 1, 0))  # one pixel, more blocks
+        resize_launch(_core, torch, packed, descs, n, batch, widths, tuning=(0, 0, 2))  # source rows staged in smem
         resize_launch(_core, torch, packed, descs, n, gray, widths, "dtrb")  # PIL gray + bicubic (pilResizeKernel)
     torch.cuda.synchronize()
 

@@ -366,9 +366,9 @@ def resize_launch(
     out: Any,
     widths: Any,
     mode: str = "paddle",
-    tuning: tuple[int, int] = (0, 0),
+    tuning: tuple[int, int, int] = (0, 0, 0),
 ) -> None:
-    """One launch; `tuning` is (bands per image, pixels per thread), 0 for the launcher's default."""
+    """One launch; `tuning` is (bands per image, pixels per thread, source staging), 0 for the launcher's default."""
     core.cuda.resize_normalize(
         packed.data_ptr(),
         descs.data_ptr(),
@@ -384,11 +384,34 @@ def resize_launch(
         **RESIZE_MODES[mode],
         bands_per_image=tuning[0],
         pixels_per_thread=tuning[1],
+        source_staging=tuning[2],
     )
 
 
-#: (bands per image, pixels per thread) of the bilinear kernel swept by the timings; (0, 0) is the default.
-RESIZE_TUNINGS = [(0, 0), (0, 1), (1, 1), (1, 2), (2, 1), (2, 2), (4, 1), (4, 2)]
+#: (bands per image, pixels per thread, source staging) of the bilinear kernel swept by the timings; (0, 0, 0) is
+#: the default. Staging 2 copies each band's source rows to shared memory first (csrc/cuda/resizeNormalize.cu).
+RESIZE_TUNINGS = [
+    (0, 0, 0),
+    (0, 1, 0),
+    (1, 1, 0),
+    (1, 2, 0),
+    (2, 1, 0),
+    (2, 2, 0),
+    (4, 1, 0),
+    (4, 2, 0),
+    (0, 0, 2),
+    (0, 1, 2),
+    (1, 1, 2),
+    (1, 2, 2),
+    (2, 1, 2),
+    (2, 2, 2),
+]
+STAGED = (0, 0, 2)
+
+
+def tuning_label(tuning: tuple[int, int, int]) -> str:
+    """How report rows name a launch tuning of the bilinear kernel."""
+    return f"bands={tuning[0]} pixels={tuning[1]}" + (" staged" if tuning[2] == 2 else "")
 
 
 def check_resize(core: Any, torch: Any, checks: Checks, rng: np.random.Generator, trials: int) -> None:
@@ -405,8 +428,10 @@ def check_resize(core: Any, torch: Any, checks: Checks, rng: np.random.Generator
             images, height=out_hw[0], width=out_hw[1], channels=channels, **RESIZE_MODES[mode]
         )
         packed, descs, _ = pack_images(core, torch, images)
-        # The launch tunings the timings sweep, checked too (the bicubic path has none).
-        tunings = RESIZE_TUNINGS if trial == 0 and mode != "dtrb" else [(0, 0)]
+        # The launch tunings the timings sweep, checked too (the bicubic path has none); the staged form on every
+        # trial, for its span arithmetic over many shapes (source spans that fit and spans that fall back).
+        tunings = RESIZE_TUNINGS if trial == 0 else [RESIZE_TUNINGS[0], STAGED]
+        tunings = tunings if mode != "dtrb" else [RESIZE_TUNINGS[0]]
         for (dtype, tol), tuning in itertools.product(((torch.float32, 0.0), (torch.float16, 1e-3)), tunings):
             out = torch.full((n, channels, *out_hw), float("nan"), dtype=dtype, device="cuda")
             widths = torch.full((n,), -5, dtype=torch.int32, device="cuda")
@@ -415,8 +440,8 @@ def check_resize(core: Any, torch: Any, checks: Checks, rng: np.random.Generator
             error = float(np.abs(got - expected).max()) if np.isfinite(got).all() else float("inf")
             error += float((widths.cpu().numpy() != exp_w).sum())
             name = f"{mode} N{n} mixed sizes -> {channels}x{out_hw[0]}x{out_hw[1]} {str(dtype).split('.')[-1]}"
-            if tuning != (0, 0):
-                name += f" bands={tuning[0]} pixels={tuning[1]}"
+            if tuning != RESIZE_TUNINGS[0]:
+                name += " " + tuning_label(tuning)
             checks.add("resize_normalize", name, error, tol, exact=tol == 0.0)
 
 
@@ -640,10 +665,10 @@ def time_resize(core: Any, torch: Any, bandwidth: float, repeat: int, n: int = 2
         if dtype == torch.float32:
             for tuning in RESIZE_TUNINGS[1:]:
 
-                def tuned(tuning: tuple[int, int] = tuning) -> None:
+                def tuned(tuning: tuple[int, int, int] = tuning) -> None:
                     resize_launch(core, torch, packed, descs, n, out, widths, tuning=tuning)
 
-                label = f"bands={tuning[0]} pixels={tuning[1]}"
+                label = tuning_label(tuning)
                 rows.append(
                     tuning_row(
                         torch,

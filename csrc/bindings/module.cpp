@@ -653,16 +653,17 @@ PYBIND11_MODULE(_core, m)
         [](uintptr_t images, uintptr_t descs, int32_t batch, uintptr_t out, bool outHalf, int32_t outChannels,
             int32_t outH, int32_t outW, const std::string& channelOrder, uintptr_t widths, uintptr_t stream,
             const std::string& resize, const std::string& gray, const std::string& interpolation,
-            int32_t bandsPerImage, int32_t pixelsPerThread) {
+            int32_t bandsPerImage, int32_t pixelsPerThread, int32_t sourceStaging) {
             const bool rgb = parseChannelOrder(channelOrder);
             const starnet::ResizeMode mode = parseResizeMode(resize, gray, interpolation);
             py::gil_scoped_release release;
             starnet::launchResizeNormalizeRaw(images, descs, batch, out, outHalf, outChannels, outH, outW, rgb,
-                widths, stream, mode, starnet::ResizeTuning{bandsPerImage, pixelsPerThread});
+                widths, stream, mode, starnet::ResizeTuning{bandsPerImage, pixelsPerThread, sourceStaging});
         },
         py::arg("images"), py::arg("descs"), py::arg("batch"), py::arg("out"), py::arg("out_half"),
         py::arg("out_channels"), py::arg("out_height"), py::arg("out_width"), py::arg("channel_order"),
         py::arg("widths"), py::arg("stream"), py::arg("resize") = "keep_ratio_pad_right", py::arg("gray") = "bt601",
-        py::arg("interpolation") = "linear", py::arg("bands_per_image") = 0, py::arg("pixels_per_thread") = 0);
+        py::arg("interpolation") = "linear", py::arg("bands_per_image") = 0, py::arg("pixels_per_thread") = 0,
+        py::arg("source_staging") = 0);
 #endif
 }

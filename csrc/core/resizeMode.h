@@ -24,11 +24,19 @@ struct ResizeMode
 //! Launch geometry of the bilinear kernel, for tuning (tools/gpu_selftest); 0 picks the default. A block owns a
 //! band of output rows of one image; `bandsPerImage` bands split each image (default: enough to fill one wave of
 //! resident blocks), and each thread gathers `pixelsPerThread` pixels (1 or 2; default 2) before its stores.
+//! `sourceStaging`: 1 gathers every tap from global memory; 2 first copies the source rows of the block's band
+//! into shared memory (16-byte asynchronous copies, all in flight at once) and gathers there, where the rows fit
+//! (other blocks of the launch gather from global memory); 0 is the default, 1 for now.
 //! Ignored by the PIL bicubic path.
 struct ResizeTuning
 {
     int32_t bandsPerImage{0};
     int32_t pixelsPerThread{0};
+    int32_t sourceStaging{0};
 };
+
+constexpr int32_t kSTAGING_DEFAULT = 0;
+constexpr int32_t kSTAGING_OFF = 1;
+constexpr int32_t kSTAGING_ON = 2;
 
 } // namespace starnet

@@ -81,6 +81,8 @@ struct State
     std::vector<uint64_t> exchange; // one slot per thread for warp collectives
     int occupancyPerSm{4};
     int multiprocessors{8};
+    int sharedPerSm{233472}; // sm_90's 228 KB; the staged resize sizes its buffer from it
+    int threadsPerSm{2048};
     std::function<void()> body; //!< the launch's kernel call, run by every fiber
     uint64_t blocksRun{0};
 };
@@ -320,9 +322,30 @@ inline cudaError_t emuGetDevice(int* device)
     *device = 0;
     return cudaSuccess;
 }
-inline cudaError_t emuDeviceAttribute(int* value, cudaDeviceAttr, int)
+inline cudaError_t emuDeviceAttribute(int* value, cudaDeviceAttr attribute, int)
 {
-    *value = emu::state().multiprocessors;
+    switch (attribute)
+    {
+    case cudaDevAttrMultiProcessorCount:
+        *value = emu::state().multiprocessors;
+        return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerMultiprocessor:
+        *value = emu::state().sharedPerSm;
+        return cudaSuccess;
+    case cudaDevAttrMaxThreadsPerMultiProcessor:
+        *value = emu::state().threadsPerSm;
+        return cudaSuccess;
+    default:
+        emu::fail("cudaDeviceGetAttribute: attribute not emulated");
+    }
+}
+//! A kernel's static shared memory is not measured here (the emulation keeps `__shared__` variables as statics):
+//! 2 KB stands in for it, about the resize kernel's table and constants.
+template <class F>
+inline cudaError_t emuFuncAttributes(cudaFuncAttributes* attributes, F)
+{
+    *attributes = cudaFuncAttributes{};
+    attributes->sharedSizeBytes = 2048;
     return cudaSuccess;
 }
 inline cudaError_t emuLastError()
@@ -332,4 +355,5 @@ inline cudaError_t emuLastError()
 #define cudaOccupancyMaxActiveBlocksPerMultiprocessor emuOccupancy
 #define cudaGetDevice emuGetDevice
 #define cudaDeviceGetAttribute emuDeviceAttribute
+#define cudaFuncGetAttributes emuFuncAttributes
 #define cudaGetLastError emuLastError

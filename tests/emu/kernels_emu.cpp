@@ -107,13 +107,20 @@ void resizeCase(
     const bool rgb = rng() % 2;
     resizeNormalizeCPU(host, ResizeOutput{expected.data(), outC, outH, outW, mode}, rgb, expectedWidths.data(), 1);
     const int bandChoices[] = {0, 1, 2, 3, 7, 1000};
+    // The staged form sizes its buffer from the multiprocessor's shared memory: an sm_90-like one (most bands' source
+    // rows fit) or a Turing-like one (64 KB, 1024 threads: small buffers, many bands fall back to gathers).
+    const bool turing = rng() % 3 == 0;
+    emu::state().sharedPerSm = turing ? 65536 : 233472;
+    emu::state().threadsPerSm = turing ? 1024 : 2048;
     for (int half = 0; half < 2; ++half)
     {
         for (int bands : bandChoices)
         {
-            for (int pixels = 0; pixels <= 2; ++pixels)
+            for (int tuning = 0; tuning < 6; ++tuning)
             {
-                if (mode.pilBicubic && (bands != 0 || pixels != 0))
+                const int pixels = tuning % 3;
+                const int staging = tuning < 3 ? kSTAGING_DEFAULT : kSTAGING_ON;
+                if (mode.pilBicubic && (bands != 0 || pixels != 0 || staging != kSTAGING_DEFAULT))
                 {
                     continue; // the PIL path has no tuning
                 }
@@ -122,15 +129,16 @@ void resizeCase(
                 std::vector<int32_t> widths(n, -5);
                 const cudaError_t e = launchResizeNormalize(packed.data(), descs.data(), n,
                     half ? static_cast<void*>(gotHalf.data()) : got.data(), half, outC, outH, outW, rgb, widths.data(),
-                    nullptr, mode, ResizeTuning{bands, pixels});
+                    nullptr, mode, ResizeTuning{bands, pixels, staging});
                 const double err = half ? maxError(gotHalf, expected, true) : maxError(got, expected, false);
                 const bool ok = e == cudaSuccess && err == 0.0 && widths == expectedWidths;
                 report(ok, "resize_normalize N" + std::to_string(n) + " " + std::to_string(outC) + "x"
                                + std::to_string(outH) + "x" + std::to_string(outW) + " stretch "
                                + std::to_string(mode.stretch) + " grayFirst " + std::to_string(mode.grayBeforeResize)
                                + " pil " + std::to_string(mode.pilBicubic) + " half " + std::to_string(half) + " bands "
-                               + std::to_string(bands) + " pixels " + std::to_string(pixels) + " error "
-                               + std::to_string(err) + " rc " + std::to_string(static_cast<int>(e)));
+                               + std::to_string(bands) + " pixels " + std::to_string(pixels) + " staging "
+                               + std::to_string(staging) + (turing ? " turing" : "") + " error " + std::to_string(err)
+                               + " rc " + std::to_string(static_cast<int>(e)));
             }
         }
     }
@@ -190,6 +198,10 @@ void checkResize(std::mt19937& rng, int trials)
                pixel.data(), &d, 1, out.data(), false, 3, 32, 100, false, &width, nullptr, {}, ResizeTuning{0, 3})
                == cudaErrorInvalidValue,
         "resize_normalize pixelsPerThread 3 refused");
+    report(launchResizeNormalize(pixel.data(), &d, 1, out.data(), false, 3, 32, 100, false, &width, nullptr, {},
+               ResizeTuning{0, 0, kSTAGING_ON + 1})
+            == cudaErrorInvalidValue,
+        "resize_normalize sourceStaging 3 refused");
 }
 
 void checkTps(std::mt19937& rng, int trials)
