@@ -97,6 +97,24 @@ def export_model(
     return out
 
 
+def training_metadata(ckpt: dict) -> dict[str, str]:
+    """Model-metadata entries of a training checkpoint: data, samples, steps and hours, summed over the earlier
+    stages it was initialized from (train.py's ``init_*`` lineage fields) when it has them."""
+    extra: dict[str, str] = {}
+    data = "; then ".join(d for d in (ckpt.get("init_training_data", ""), ckpt.get("training_data", "")) if d)
+    if data:
+        extra["starnet.training_data"] = data
+    for key in ("samples_seen", "step"):
+        if key in ckpt:
+            extra[f"starnet.{key}"] = str(int(ckpt[key]) + int(ckpt.get(f"init_{key}", 0)))
+    if "train_seconds" in ckpt:
+        seconds = float(ckpt["train_seconds"]) + float(ckpt.get("init_train_seconds", 0.0))
+        extra["starnet.train_hours"] = f"{seconds / 3600:.2f}"
+    if "init_weights" in ckpt:
+        extra["starnet.stages"] = f"fine-tuned from {ckpt['init_weights']} at step {int(ckpt.get('init_step', 0))}"
+    return extra
+
+
 def _package_version() -> str:
     from . import __version__
 
@@ -128,11 +146,7 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint:
         ckpt = load_checkpoint(args.checkpoint)
         model, charset = model_from_checkpoint(ckpt, args.arch)
-        for key in ("training_data", "samples_seen", "step"):
-            if key in ckpt:
-                extra[f"starnet.{key}"] = str(ckpt[key])
-        if "train_seconds" in ckpt:
-            extra["starnet.train_hours"] = f"{float(ckpt['train_seconds']) / 3600:.2f}"
+        extra.update(training_metadata(ckpt))
     else:
         if not args.arch:
             raise ValueError("--random-weights needs --arch")

@@ -359,6 +359,24 @@ def validate(model, val_sets: list, cfg: dict[str, Any], device, limit: int = 20
 # --------------------------------------------------------------------------- loop
 
 
+#: Checkpoint fields of a run started from ``init_weights``: the earlier stages' totals (steps, samples, seconds,
+#: summed over their own earlier stages) and data, so an exported model states everything it was trained on.
+LINEAGE_KEYS = ("init_weights", "init_step", "init_samples_seen", "init_train_seconds", "init_training_data")
+
+
+def init_lineage(ck: dict[str, Any], path: str) -> dict[str, Any]:
+    """Lineage fields of a run initialized from checkpoint ``ck`` (read from ``path``): its totals, its own
+    lineage included."""
+    data = [ck.get("init_training_data", ""), ck.get("training_data", "")]
+    return {
+        "init_weights": path,
+        "init_step": int(ck.get("step", 0)) + int(ck.get("init_step", 0)),
+        "init_samples_seen": int(ck.get("samples_seen", 0)) + int(ck.get("init_samples_seen", 0)),
+        "init_train_seconds": float(ck.get("train_seconds", 0.0)) + float(ck.get("init_train_seconds", 0.0)),
+        "init_training_data": "; then ".join(d for d in data if d),
+    }
+
+
 def train(cfg: dict[str, Any], resume: str | None = None, device_name: str | None = None) -> Path:
     """Run training as configured; returns the output folder. Safe to interrupt: resume from ``last.pt``."""
     import torch
@@ -374,9 +392,11 @@ def train(cfg: dict[str, Any], resume: str | None = None, device_name: str | Non
     init_tps(model, cfg["tps_init"])
     optimizer = make_optimizer(model, cfg)
     step, best, samples_seen, elapsed_before = 0, -1.0, 0, 0.0
+    lineage: dict[str, Any] = {}  # what an init_weights run started from, carried into its checkpoints
     if resume:
         ck = load_checkpoint(resume)
         model.load_state_dict(ck["model"])
+        lineage = {k: ck[k] for k in LINEAGE_KEYS if k in ck}
         if "optimizer" in ck:
             optimizer.load_state_dict(ck["optimizer"])
             step, best = int(ck["step"]), float(ck.get("best", -1.0))
@@ -386,6 +406,7 @@ def train(cfg: dict[str, Any], resume: str | None = None, device_name: str | Non
     elif cfg.get("init_weights"):
         ck = load_checkpoint(cfg["init_weights"])
         model.load_state_dict({k: v.float() for k, v in ck["model"].items()})
+        lineage = init_lineage(ck, str(cfg["init_weights"]))
         log.info("initialized weights from %s", cfg["init_weights"])
     model.to(device)
     if device.type == "cpu":
@@ -430,6 +451,7 @@ def train(cfg: dict[str, Any], resume: str | None = None, device_name: str | Non
             "train_seconds": elapsed_before + time.time() - t0,
             "best": best,
             "training_data": _describe_data(cfg),
+            **lineage,
         }
         if full:
             payload.update(optimizer=optimizer.state_dict(), torch_rng=torch.get_rng_state(), config=json.dumps(cfg))

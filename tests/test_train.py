@@ -84,3 +84,35 @@ def test_config_errors(tmp_path):
 def test_test_splits_are_refused():
     with pytest.raises(ValueError, match="evaluation only"):
         train.open_source({"path": "/x/shared/data/iiit5k/test.txt"}, "train", 0)
+
+
+def test_a_run_from_init_weights_carries_the_earlier_stages_totals(word_list, tmp_path):
+    """A stage started from init_weights records what the weights had already seen, and export sums the stages."""
+    from starnet_trt.export import training_metadata
+
+    first = train.train(_cfg(word_list, tmp_path / "one", 3), device_name="cpu")
+    stage1 = load_checkpoint(first / "best.pt")
+    second = train.train(_cfg(word_list, tmp_path / "two", 2, init_weights=str(first / "best.pt")), device_name="cpu")
+    stage2 = load_checkpoint(second / "last.pt")
+    assert stage2["step"] == 2 and stage2["samples_seen"] == 8
+    assert stage2["init_weights"] == str(first / "best.pt")
+    assert stage2["init_step"] == stage1["step"] and stage2["init_samples_seen"] == stage1["samples_seen"]
+    meta = training_metadata(stage2)
+    assert meta["starnet.samples_seen"] == str(stage1["samples_seen"] + 8)
+    assert meta["starnet.step"] == str(stage1["step"] + 2)
+    total = (stage1["train_seconds"] + stage2["train_seconds"]) / 3600
+    assert meta["starnet.train_hours"] == f"{total:.2f}"
+    assert meta["starnet.training_data"].count("gt.txt") == 2  # both stages' data, in order
+    # Resuming the second stage keeps its lineage.
+    resumed = train.train(
+        _cfg(word_list, tmp_path / "two", 3, init_weights=str(first / "best.pt")),
+        resume=str(second / "last.pt"),
+        device_name="cpu",
+    )
+    assert load_checkpoint(resumed / "last.pt")["init_samples_seen"] == stage1["samples_seen"]
+    # A third stage sums both earlier ones.
+    third = train.train(
+        _cfg(word_list, tmp_path / "three", 1, init_weights=str(resumed / "last.pt")), device_name="cpu"
+    )
+    stage3 = load_checkpoint(third / "last.pt")
+    assert stage3["init_samples_seen"] == stage1["samples_seen"] + 12
