@@ -97,7 +97,13 @@ def test_build_variant_and_sidecar(models, calib_dir, tmp_path, arch, precision)
     if precision == "int8":
         q = sidecar["quantization"]
         assert q["calibration_images"] == 8 and q["format"] == "qdq"
-        assert q["policy"] == {"quantize_tps": False, "quantize_head": False, "exclude": []}
+        assert q["policy"] == {
+            "quantize_tps": False,
+            "quantize_head": False,
+            "quantize_depthwise": False,
+            "float_stem": 3,
+            "exclude": [],
+        }
     assert read_sidecar(out)["engine_sha256"] == sidecar["engine_sha256"]
     leftovers = [p.name for p in out.parent.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []

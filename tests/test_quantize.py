@@ -126,6 +126,29 @@ def test_policy_flags_quantize_tps_and_head(mv3):
     assert "/backbone/conv1/conv/Conv" in extra and "no_such_node" not in extra
 
 
+def test_policy_keeps_the_stem_and_depthwise_convolutions_float(mv3):
+    proto = onnx.load(str(mv3))
+    convs = [n for n in proto.graph.node if n.op_type == "Conv" and n.name.startswith("/backbone/")]
+    depthwise = {n.name for n in convs if any(a.name == "group" and a.i > 1 for a in n.attribute)}
+    stem = {n.name for n in convs[:3]}
+    assert depthwise and stem == {
+        "/backbone/conv1/conv/Conv",
+        "/backbone/blocks/blocks.0/expand_conv/conv/Conv",
+        "/backbone/blocks/blocks.0/bottleneck_conv/conv/Conv",
+    }
+    default = set(float_nodes(proto, PrecisionPolicy()))
+    assert stem | depthwise <= default
+    pointwise = {n.name for n in convs} - stem - depthwise
+    assert len(pointwise) > 30 and not pointwise & default  # where the FLOPs are: quantized
+    both = set(float_nodes(proto, PrecisionPolicy(quantize_depthwise=True, float_stem=0)))
+    assert not (stem | depthwise) & both
+    # The stem counts backbone convolutions even when the TPS is quantized (its convs come first in the graph).
+    tps = set(float_nodes(proto, PrecisionPolicy(quantize_tps=True, quantize_depthwise=True, float_stem=1)))
+    assert "/backbone/conv1/conv/Conv" in tps and not _tps_nodes(proto.graph) & tps
+    with pytest.raises(ValueError, match="float_stem"):
+        float_nodes(proto, PrecisionPolicy(float_stem=-1))
+
+
 def test_onnxruntime_runs_the_qdq_model_close_to_float(mv3, quantized, calib_dir):
     images = load_calibration_images(calib_dir, 4)
     batch = StarNetCalibrationReader(images, _preprocess(mv3), batch_size=4).get_next()
