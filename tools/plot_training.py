@@ -1,6 +1,8 @@
 """Plot a training run's ``log.csv`` (loss and validation accuracy against samples seen) to a PNG.
 
 Usage: python tools/plot_training.py runs/starnet_mv3/log.csv -o docs/training_curve.png
+       python tools/plot_training.py runs/starnet_mv3_stage2/log.csv --samples-offset 704000 -o docs/x.png
+(a stage started from earlier weights: its x axis counts the earlier stages' samples too)
 
 Drawn with OpenCV (already a dependency) so no plotting library is needed.
 """
@@ -18,7 +20,7 @@ COLOURS = [(200, 80, 30), (40, 140, 40), (30, 30, 200), (150, 50, 150), (0, 150,
 
 
 def _panel(
-    series: dict[str, list[tuple[float, float]]], title: str, size=(900, 360), ymin=None, ymax=None
+    series: dict[str, list[tuple[float, float]]], title: str, size=(900, 360), ymin=None, ymax=None, xmin=0.0
 ) -> np.ndarray:
     w, h = size
     img = np.full((h, w, 3), 255, np.uint8)
@@ -27,7 +29,7 @@ def _panel(
     ys = [y for pts in series.values() for _, y in pts]
     if not xs:
         return img
-    x0, x1 = 0.0, max(xs) or 1.0
+    x0, x1 = xmin, max(xs) if max(xs) > xmin else xmin + 1.0
     y0 = min(ys) if ymin is None else ymin
     y1 = max(ys) if ymax is None else ymax
     y1 = y1 if y1 > y0 else y0 + 1
@@ -65,12 +67,13 @@ def main() -> int:
     ap.add_argument("log_csv")
     ap.add_argument("-o", "--out", default="training_curve.png")
     ap.add_argument("--smooth", type=int, default=10, help="moving average window for the loss (log rows)")
+    ap.add_argument("--samples-offset", type=int, default=0, help="samples seen before this log's run started")
     args = ap.parse_args()
     loss: list[tuple[float, float]] = []
     val: dict[str, list[tuple[float, float]]] = defaultdict(list)
     with open(args.log_csv, newline="") as f:
         for row in csv.DictReader(f):
-            x = float(row["samples"])
+            x = float(row["samples"]) + args.samples_offset
             if row["split"] == "train":
                 loss.append((x, float(row["value"])))
             else:
@@ -78,8 +81,11 @@ def main() -> int:
     if loss and args.smooth > 1:
         ys = np.convolve([y for _, y in loss], np.ones(args.smooth) / args.smooth, mode="valid")
         loss = list(zip([x for x, _ in loss][args.smooth - 1 :], ys.tolist(), strict=True))
-    top = _panel({"CTC loss (train, smoothed)": loss}, "training loss")
-    bottom = _panel(dict(val), "validation word accuracy (held-out train slices + synthetic)", ymin=0.0, ymax=1.0)
+    x0 = float(args.samples_offset)
+    top = _panel({"CTC loss (train, smoothed)": loss}, "training loss", xmin=x0)
+    bottom = _panel(
+        dict(val), "validation word accuracy (held-out train slices + synthetic)", ymin=0.0, ymax=1.0, xmin=x0
+    )
     cv2.imwrite(args.out, np.vstack([top, bottom]))
     print(f"wrote {args.out}")
     return 0
