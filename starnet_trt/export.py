@@ -100,16 +100,17 @@ def export_model(
 def training_metadata(ckpt: dict) -> dict[str, str]:
     """Model-metadata entries of a training checkpoint: data, samples, steps and hours, summed over the earlier
     stages it was initialized from (train.py's ``init_*`` lineage fields) when it has them."""
+    from .train import stage_totals
+
+    totals = stage_totals(ckpt)
     extra: dict[str, str] = {}
-    data = "; then ".join(d for d in (ckpt.get("init_training_data", ""), ckpt.get("training_data", "")) if d)
-    if data:
-        extra["starnet.training_data"] = data
+    if totals["training_data"]:
+        extra["starnet.training_data"] = totals["training_data"]
     for key in ("samples_seen", "step"):
         if key in ckpt:
-            extra[f"starnet.{key}"] = str(int(ckpt[key]) + int(ckpt.get(f"init_{key}", 0)))
+            extra[f"starnet.{key}"] = str(totals[key])
     if "train_seconds" in ckpt:
-        seconds = float(ckpt["train_seconds"]) + float(ckpt.get("init_train_seconds", 0.0))
-        extra["starnet.train_hours"] = f"{seconds / 3600:.2f}"
+        extra["starnet.train_hours"] = f"{totals['train_seconds'] / 3600:.2f}"
     if "init_weights" in ckpt:
         extra["starnet.stages"] = f"fine-tuned from {ckpt['init_weights']} at step {int(ckpt.get('init_step', 0))}"
     return extra

@@ -364,17 +364,21 @@ def validate(model, val_sets: list, cfg: dict[str, Any], device, limit: int = 20
 LINEAGE_KEYS = ("init_weights", "init_step", "init_samples_seen", "init_train_seconds", "init_training_data")
 
 
-def init_lineage(ck: dict[str, Any], path: str) -> dict[str, Any]:
-    """Lineage fields of a run initialized from checkpoint ``ck`` (read from ``path``): its totals, its own
-    lineage included."""
+def stage_totals(ck: dict[str, Any]) -> dict[str, Any]:
+    """Everything checkpoint ``ck``'s weights were trained on, its earlier stages included: step, samples_seen,
+    train_seconds and training_data (the stages' descriptions in order)."""
     data = [ck.get("init_training_data", ""), ck.get("training_data", "")]
     return {
-        "init_weights": path,
-        "init_step": int(ck.get("step", 0)) + int(ck.get("init_step", 0)),
-        "init_samples_seen": int(ck.get("samples_seen", 0)) + int(ck.get("init_samples_seen", 0)),
-        "init_train_seconds": float(ck.get("train_seconds", 0.0)) + float(ck.get("init_train_seconds", 0.0)),
-        "init_training_data": "; then ".join(d for d in data if d),
+        "step": int(ck.get("step", 0)) + int(ck.get("init_step", 0)),
+        "samples_seen": int(ck.get("samples_seen", 0)) + int(ck.get("init_samples_seen", 0)),
+        "train_seconds": float(ck.get("train_seconds", 0.0)) + float(ck.get("init_train_seconds", 0.0)),
+        "training_data": "; then ".join(d for d in data if d),
     }
+
+
+def init_lineage(ck: dict[str, Any], path: str) -> dict[str, Any]:
+    """Lineage fields of a run initialized from checkpoint ``ck`` (read from ``path``): its totals."""
+    return {"init_weights": path, **{f"init_{k}": v for k, v in stage_totals(ck).items()}}
 
 
 def train(cfg: dict[str, Any], resume: str | None = None, device_name: str | None = None) -> Path:
