@@ -99,6 +99,10 @@ class PrecisionPolicy:
         quantize_depthwise: Quantize depthwise convolutions (``group > 1``) too.
         float_stem: How many of the backbone's first convolutions stay float.
         exclude: Extra node names to keep in float.
+        full_range_weights: Quantize weights to the whole int8 range [-127, 127]. By default they use 7 bits
+            ([-64, 64], ONNX Runtime's ``reduce_range``): x86 CPUs without VNNI (AVX2 only: AMD Zen 1-3, Intel
+            before Ice Lake / Cascade Lake) multiply uint8 activations by int8 weights with 16-bit saturating adds,
+            which full-range weights overflow. Full-range files are for TensorRT and CPUs with VNNI/AMX.
     """
 
     quantize_tps: bool = False
@@ -106,6 +110,7 @@ class PrecisionPolicy:
     quantize_depthwise: bool = False
     float_stem: int = DEFAULT_FLOAT_STEM
     exclude: tuple[str, ...] = ()
+    full_range_weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -477,6 +482,7 @@ def quantize_model(
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
+            reduce_range=not policy.full_range_weights,
             nodes_to_exclude=excluded,
             calibrate_method=calibrate_method,
             extra_options={
@@ -503,7 +509,7 @@ def quantize_model(
     record = {
         "format": "qdq",
         "activations": "int8 symmetric per-tensor",
-        "weights": "int8 symmetric per-channel",
+        "weights": "int8 symmetric per-channel, " + ("full range" if policy.full_range_weights else "7-bit range"),
         "method": method,
         **({"percentile": percentile} if method == "percentile" else {}),
         "calibration_images": len(images),
@@ -587,6 +593,12 @@ def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the backbone's first N convolutions stay float (default {DEFAULT_FLOAT_STEM}; 0 quantizes them)",
     )
     parser.add_argument(
+        "--full-range-weights",
+        action="store_true",
+        help="quantize weights to the whole int8 range (default: 7 bits, which x86 CPUs without VNNI need: their "
+        "int8 kernels saturate with full-range weights; TensorRT and VNNI/AMX CPUs do not)",
+    )
+    parser.add_argument(
         "--keep-float",
         action="append",
         default=[],
@@ -602,6 +614,7 @@ def policy_from_args(args: argparse.Namespace) -> PrecisionPolicy:
         quantize_depthwise=args.quantize_depthwise,
         float_stem=args.float_stem,
         exclude=tuple(args.keep_float),
+        full_range_weights=args.full_range_weights,
     )
 
 

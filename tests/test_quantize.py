@@ -54,6 +54,27 @@ def quantized(mv3, calib_dir, tmp_path_factory):
     return quantize_model(mv3, calib_dir, out, calib_count=8)
 
 
+def _conv_weight_peaks(proto) -> list[int]:
+    """Largest |int8 value| of each quantized convolution weight."""
+    inits = {t.name: t for t in proto.graph.initializer}
+    conv_weights = {n.input[1] for n in proto.graph.node if n.op_type == "Conv"}
+    dqs = [n for n in proto.graph.node if n.op_type == "DequantizeLinear" and n.output[0] in conv_weights]
+    return [int(np.abs(numpy_helper.to_array(inits[n.input[0]]).astype(np.int32)).max()) for n in dqs]
+
+
+def test_weights_use_seven_bits_unless_asked(quantized, mv3, calib_dir):
+    """x86 CPUs without VNNI saturate u8 x s8 pairs with full-range weights (the bundled model's int8 lost ten points
+    on an AVX2-only Zen 3), so weights stay within [-64, 64] by default; --full-range-weights gives [-127, 127]."""
+    peaks = _conv_weight_peaks(quantized.proto)
+    assert peaks and max(peaks) <= 64 and max(peaks) >= 63, peaks
+    record = json.loads({p.key: p.value for p in quantized.proto.metadata_props}["starnet.quantization"])
+    assert record["weights"].endswith("7-bit range") and record["policy"]["full_range_weights"] is False
+    full = quantize_model(mv3, calib_dir, None, calib_count=8, policy=PrecisionPolicy(full_range_weights=True))
+    assert max(_conv_weight_peaks(full.proto)) == 127
+    record = json.loads({p.key: p.value for p in full.proto.metadata_props}["starnet.quantization"])
+    assert record["weights"].endswith("full range") and record["policy"]["full_range_weights"] is True
+
+
 def _tps_nodes(graph) -> set[str]:
     return {n.name for n in graph.node if n.name.startswith("/transform/loc_net/")}
 
