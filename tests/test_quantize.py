@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ from onnx import numpy_helper
 torch = pytest.importorskip("torch", reason="the STAR-Net test model is exported from PyTorch")
 ort = pytest.importorskip("onnxruntime")
 
+from starnet_trt import Recognizer  # noqa: E402
 from starnet_trt.metadata import DEFAULT_CHARSET  # noqa: E402
 from starnet_trt.quantize import (  # noqa: E402
     PrecisionPolicy,
@@ -339,3 +341,41 @@ def test_onnxruntime_on_the_cpu_warns_that_qdq_is_slow_there(quantized, caplog):
     with caplog.at_level("WARNING"), Recognizer(quantized.path, providers=["CPUExecutionProvider"]) as rec:
         assert rec.providers == ["CPUExecutionProvider"]
     assert "is an INT8 Q/DQ model" in caplog.text and "backend='openvino'" in caplog.text
+
+
+def test_saturating_x86_is_avx2_without_vnni():
+    from starnet_trt.backends.int8_cpu import saturating_x86
+
+    assert saturating_x86(frozenset({"sse4_2", "avx2", "fma"}), "x86_64")
+    assert not saturating_x86(frozenset({"avx2", "avx512f", "avx512_vnni"}), "x86_64")
+    assert not saturating_x86(frozenset({"avx2", "avx_vnni"}), "AMD64")
+    assert not saturating_x86(frozenset({"avx2"}), "aarch64")
+    assert not saturating_x86(frozenset(), "x86_64")  # no AVX2: ONNX Runtime's SSE path widens to 32 bits
+
+
+def test_full_range_files_warn_on_cpus_that_saturate(quantized, mv3, calib_dir, tmp_path, monkeypatch, caplog):
+    """A full-range file run on an AVX2-only CPU warns (the texts would come out wrong); a 7-bit file does not;
+    files without starnet-trt's metadata are judged by their weights."""
+    from starnet_trt.backends import int8_cpu
+
+    full = quantize_model(
+        mv3, calib_dir, tmp_path / "full.onnx", calib_count=8, policy=PrecisionPolicy(full_range_weights=True)
+    ).path
+    for proto, name in ((onnx.load(str(full)), "foreign-full.onnx"), (quantized.proto, "foreign-7bit.onnx")):
+        del proto.metadata_props[:]
+        onnx.save(proto, str(tmp_path / name))
+    assert int8_cpu.full_range_weights(tmp_path / "foreign-full.onnx", {})
+    assert not int8_cpu.full_range_weights(tmp_path / "foreign-7bit.onnx", {})
+    assert not int8_cpu.full_range_weights(mv3, {})
+
+    def warned(path, saturating: bool) -> bool:
+        monkeypatch.setattr(int8_cpu, "saturating_x86", lambda: saturating)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING), Recognizer(str(path), providers=["CPUExecutionProvider"]):
+            pass
+        return any("full-range int8 weights" in r.getMessage() for r in caplog.records)
+
+    assert warned(full, True)
+    assert not warned(full, False)
+    assert not warned(quantized.path, True)
+    assert not warned(mv3, True)

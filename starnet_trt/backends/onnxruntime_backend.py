@@ -16,6 +16,7 @@ import numpy as np
 
 from ..metadata import ModelInfo
 from .base import Backend, TensorInfo, check_model_io, score_output
+from .int8_cpu import warn_if_saturating
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ class OnnxRuntimeBackend(Backend):
                 "(pip install 'starnet-trt[openvino]')",
                 os.path.basename(path),
             )
+        if cpu_only:
+            warn_if_saturating(path, props, logger)
         self._fixed_batch = isinstance(self._inputs[0].shape[0], int)
         self._run_rows = self.CPU_RUN_ROWS if cpu_only and not self._fixed_batch else self.max_batch
         steps, classes = self._output().shape[1:]

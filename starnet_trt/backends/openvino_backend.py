@@ -24,6 +24,7 @@ import numpy as np
 
 from ..metadata import ModelInfo
 from .base import Backend, TensorInfo, check_model_io, score_output
+from .int8_cpu import warn_if_saturating
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,8 @@ class OpenVinoBackend(Backend):
         self._int8 = "starnet.quantization" in props or any(
             op.get_type_name() == "FakeQuantize" for op in model.get_ops()
         )
+        if self._int8:
+            warn_if_saturating(path, props, logger)
         self._inputs = [_tensor_info(port) for port in model.inputs]
         self._outputs = [_tensor_info(port) for port in model.outputs]
         out = score_output(self._outputs)
