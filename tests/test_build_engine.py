@@ -103,7 +103,9 @@ def test_build_variant_and_sidecar(models, calib_dir, tmp_path, arch, precision)
             "quantize_depthwise": False,
             "float_stem": 3,
             "exclude": [],
+            "full_range_weights": False,
         }
+        assert q["weights"] == "int8 symmetric per-channel, 7-bit range"
     assert read_sidecar(out)["engine_sha256"] == sidecar["engine_sha256"]
     leftovers = [p.name for p in out.parent.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
