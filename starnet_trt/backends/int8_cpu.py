@@ -48,7 +48,7 @@ def full_range_weights(path: str | os.PathLike[str], props: dict[str, str]) -> b
     """True when the Q/DQ model at ``path`` holds int8 weights beyond [-64, 64].
 
     starnet-trt's own files say so in their metadata; others are read (int8 initializers feeding a
-    DequantizeLinear; external data is not loaded, so such weights are not judged).
+    DequantizeLinear; weights in external data files are not judged).
     """
     record = props.get("starnet.quantization")
     if record:
@@ -60,11 +60,17 @@ def full_range_weights(path: str | os.PathLike[str], props: dict[str, str]) -> b
             return False
         if weights.endswith("full range"):
             return True
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return False
+    if b"DequantizeLinear" not in data:  # a float model: no need to import onnx (over a second, the first time)
+        return False
     import onnx
     from onnx import numpy_helper
 
     try:
-        proto = onnx.load(os.fspath(path), load_external_data=False)
+        proto = onnx.load_model_from_string(data)
         inits = {t.name: t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.INT8 and t.raw_data}
         for node in proto.graph.node:
             if node.op_type == "DequantizeLinear" and node.input and node.input[0] in inits:
