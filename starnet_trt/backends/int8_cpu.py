@@ -4,8 +4,8 @@ x86 CPUs without VNNI (AVX2 only: AMD Zen 1-3, Intel before Cascade Lake / Ice L
 int8 weights with ``vpmaddubsw``, which sums pairs of products into 16 bits with saturation: weights beyond
 [-64, 64] overflow, and the texts come out wrong without any error. ``starnet-trt quantize`` writes 7-bit weights by
 default for that reason; full-range files (``--full-range-weights``, files made before 2026-12-07, files of other
-tools) are for TensorRT and VNNI/AMX CPUs. On an AVX2-only Zen 3 the bundled model's full-range int8 file read IIIT5K
-66.57% and SVT 54.56% under ONNX Runtime, against 73.37% and 64.76% in float (README, "--int8").
+tools) are for TensorRT and VNNI/AMX CPUs. On an AVX2-only Zen 3 the 2026-11-28 bundled model's full-range int8 file
+read IIIT5K 66.57% and SVT 54.56% under ONNX Runtime, against 73.37% and 64.76% in float (README, "--int8").
 """
 
 from __future__ import annotations
