@@ -101,7 +101,7 @@ def test_build_variant_and_sidecar(models, calib_dir, tmp_path, arch, precision)
             "quantize_tps": False,
             "quantize_head": False,
             "quantize_depthwise": False,
-            "float_stem": 3,
+            "float_stem": 7,
             "exclude": [],
             "full_range_weights": False,
         }
