@@ -7,7 +7,8 @@
    ``use_onnx``) on the same ONNX model: its preprocessing, its batching and its ``CTCLabelDecode``;
 3. the PyTorch reference model in eager mode on the weights the ONNX model was exported from, with the
    reference (PaddleOCR-style) preprocessing and decode;
-4. optionally (``--rapidocr``), RapidOCR's ready-made recognizer with its own model, for context.
+4. optionally (``--rapidocr``), RapidOCR's ready-made recognizer with its own model, for context;
+5. optionally (``--int8 Q.onnx``), the openvino backend on a Q/DQ file of the model (``starnet-trt quantize``).
 
 Images are decoded once before any timing (file reading is excluded for everyone); each contender runs the whole
 set ``--repeat`` times after one warm-up batch, and the best pass is reported. Accuracy uses the DTRB protocol
@@ -232,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--limit", type=int, help="first N images only")
     parser.add_argument("--rapidocr", action="store_true", help="also time RapidOCR's recognizer (its own model)")
+    parser.add_argument(
+        "--int8",
+        metavar="Q.onnx",
+        help="also time this Q/DQ file of --model (starnet-trt quantize) under OpenVINO, whose int8 kernels run it",
+    )
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
 
@@ -248,6 +254,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"starnet-trt (OpenVINO {precision})",
                 "same ONNX model" + PRECISION_NOTES.get(precision, ""),
                 lambda p=precision: starnet_trt_runner(args.model, args.batch, "openvino", p),
+            )
+        )
+    if args.int8 and openvino_precisions():
+        contenders.append(
+            (
+                "starnet-trt (OpenVINO int8)",
+                "Q/DQ int8 of the same model",
+                lambda: starnet_trt_runner(args.int8, args.batch, "openvino"),
             )
         )
     contenders += [
