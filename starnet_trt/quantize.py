@@ -29,8 +29,8 @@ TensorRT only gains where a convolution runs in int8):
   the float model's on 903 held-out training images, percentile, on a Zen 4 CPU with VNNI): three convolutions float
   without the closure (the policy before 2026-12-07) 120 / 105; with the closure 112 / 119; four convolutions (the
   whole first block) with the closure 92 / 94; seven 68 / 72 (the default); ten 68 / 66; thirteen 54 / 70. Run
-  unfused and exact (what TensorRT computes), the int8 model changed 124 texts without the closure and 70 with it
-  (four convolutions float). Test sets once, after that choice (float 74.73 / 66.31; ONNX Runtime): IIIT5K 73.97 ->
+  unfused and exact (what TensorRT computes): three convolutions float 124 texts without the closure, 100 with it;
+  four 108 and 70. Test sets once, after that choice (float 74.73 / 66.31; ONNX Runtime): IIIT5K 73.97 ->
   74.33, SVT 64.76 -> 65.69; and OpenVINO int8 ran 1.74x ONNX Runtime's float at batch 32, against 1.41x (README).
   Before that, on the two-stage model (21,000 steps, float 69.32%): every backbone convolution quantized changed 145
   texts (-> 68.33%); stem float 132 (68.00%); first three float 123 (68.55%); depthwise float 123 (68.22%); first
@@ -349,8 +349,8 @@ def _float_closure(graph: Any, names: set[str], constants: set[str]) -> set[str]
     ONNX Runtime's quantizer otherwise puts Q/DQ pairs on them (the Relu/HardSwish after a float depthwise
     convolution, the SE block's pooling and multiply, the residual Add of the float stem), so a tensor computed in
     float is rounded to int8 where no int8 kernel reads it, and again at the next quantized convolution. Nothing
-    runs faster for it, and it is where most of the int8 error was: on 903 held-out images, emulated int8 changed
-    124 of the float model's texts with those pairs and 70 without them (with the first four convolutions float).
+    runs faster for it, and it was much of the int8 error: on 903 held-out images, int8 run unfused and exact changed
+    108 of the float model's texts with those pairs and 70 without them (the first four convolutions float).
     """
     producers = _producers(graph)
     closed = set(names)
