@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
+    if args.int8 and not openvino_precisions():
+        parser.error("--int8: the Q/DQ row runs on the openvino backend; pip install 'starnet-trt[openvino]'")
 
     import onnxruntime as ort
 
@@ -256,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda p=precision: starnet_trt_runner(args.model, args.batch, "openvino", p),
             )
         )
-    if args.int8 and openvino_precisions():
+    if args.int8:
         contenders.append(
             (
                 "starnet-trt (OpenVINO int8)",
