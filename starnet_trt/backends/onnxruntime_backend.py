@@ -73,6 +73,11 @@ class OnnxRuntimeBackend(Backend):
         # ORT's default (worker threads spin briefly between runs) is kept: with the recognizer's pre/post-
         # processing on the calling thread it is the fastest setting (IIIT5K test, batch 32, 2 cores: 846 img/s
         # against 810 with spinning off; with multi-threaded pre/post, spinning cost 2-3x on pre/post instead).
+        # Tried on 2026-12-07 and not kept: running the TPS sampler in the C++ core (the plugin's CPU twin, 2.5x
+        # faster than ORT's grid MatMul + GridSample, which are 10.5% of the bundled model's time at batch 32)
+        # between a localization session and a recognition session. In the recognizer's pipeline (IIIT5K test,
+        # batch 32, 2-core Zen 4, alternating passes) it measured 0.98-1.04x; cutting the graph needs `import onnx`
+        # (0.6 s: ml_dtypes); and with the first session's workers spinning it fell to 0.55x.
         chosen = list(providers) if providers is not None else default_providers()
         try:
             self._session = ort.InferenceSession(path, sess_options=options, providers=chosen)
